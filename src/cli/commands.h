@@ -1,0 +1,14 @@
+/* Every subcommand of the reflex binary: each lives in cli/cmd_<name>.c, parses its own flags,
+ * wires library calls together, and returns the process exit code (0 ok, 1 failure, 2 usage). */
+#ifndef RX_CLI_COMMANDS_H
+#define RX_CLI_COMMANDS_H
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
+    const char *summary;
+} rx_command;
+
+
+
+#endif

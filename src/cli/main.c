@@ -1,0 +1,44 @@
+/* reflex: one binary, several roles. Dispatches to cli/cmd_<name>.c. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+
+#define RX_VERSION "0.1.0"
+
+static int cmd_version(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("reflex %s\n", RX_VERSION);
+    return 0;
+}
+
+static const rx_command commands[] = {
+    {"version", cmd_version, "print the version"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: reflex <command> [options]   (reflex <command> --help for details)\n\n"
+               "commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "reflex: unknown command '%s' (see 'reflex --help')\n", argv[1]);
+    return 2;
+}

@@ -1,0 +1,23 @@
+/* Shared helpers for reflex's cmocka tests: where ../shared is, reading files and JSON lines. */
+#ifndef RX_TEST_SUPPORT_H
+#define RX_TEST_SUPPORT_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+/* "<RX_SHARED>/<rel>" in a static buffer (valid until the next call). */
+const char *rxt_shared(const char *rel);
+
+/* The reflex binary (RX_BIN) and the source tree (RX_SRC). */
+const char *rxt_bin(void);
+
+/* Reads a whole file into a malloc'd NUL-terminated buffer; NULL if unreadable. */
+char *rxt_read_file(const char *path, size_t *size);
+
+/* A fresh temporary directory for this test process (created on first use). */
+const char *rxt_tmpdir(void);
+
+#endif
