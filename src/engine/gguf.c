@@ -20,12 +20,12 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "GGUF is read in host 
 #define MAX_NAME_LEN 63 /* ggml's GGML_MAX_NAME less the terminator */
 
 typedef struct {
-    char *key;              /* owned, NUL-terminated */
+    char *key; /* owned, NUL-terminated */
     rx_gguf_type type;
-    rx_gguf_type arr_type;  /* element type when type is ARRAY */
-    uint64_t n;             /* element count when type is ARRAY */
-    size_t value_at;        /* file offset of the scalar value or the first element */
-    size_t *str_at;         /* owned: offsets of each string of a string array */
+    rx_gguf_type arr_type; /* element type when type is ARRAY */
+    uint64_t n;            /* element count when type is ARRAY */
+    size_t value_at;       /* file offset of the scalar value or the first element */
+    size_t *str_at;        /* owned: offsets of each string of a string array */
 } gguf_kv;
 
 struct rx_gguf {
@@ -36,7 +36,7 @@ struct rx_gguf {
     uint32_t alignment;
     size_t data_offset;
     int64_t n_kv;
-    gguf_kv *kv;           /* owned, n_kv entries */
+    gguf_kv *kv; /* owned, n_kv entries */
     int64_t n_tensors;
     rx_gguf_tensor *tensors; /* owned; names owned */
 };
@@ -56,7 +56,10 @@ static const char *const type_names[RX_GGUF_TYPE_COUNT] = {
     "u8", "i8", "u16", "i16", "u32", "i32", "f32", "bool", "string", "array", "u64", "i64", "f64",
 };
 
-static size_t remaining(const cursor *c) { return c->size - c->pos; }
+static size_t remaining(const cursor *c)
+{
+    return c->size - c->pos;
+}
 
 static rx_status need(const cursor *c, size_t n, const char *field)
 {
@@ -121,8 +124,8 @@ static rx_status parse_header(cursor *c, rx_gguf *g, uint64_t *n_tensors, uint64
     size_t at = c->pos;
     if ((s = read_u32(c, "version", &g->version)) != RX_OK) return s;
     if (g->version < 2 || g->version > 3)
-        return rx_error(RX_ERR_UNSUPPORTED, "gguf: version at byte %zu: %u is not supported (2 or 3)",
-                        at, g->version);
+        return rx_error(RX_ERR_UNSUPPORTED,
+                        "gguf: version at byte %zu: %u is not supported (2 or 3)", at, g->version);
     at = c->pos;
     if ((s = read_u64(c, "n_tensors", n_tensors)) != RX_OK) return s;
     /* the smallest tensor info is 33 bytes: name len, 1 name byte, n_dims, 1 dim, type, offset */
@@ -187,13 +190,15 @@ static rx_status parse_kv(cursor *c, gguf_kv *kv, uint64_t index)
     rx_status s = read_str(c, "key", &p, &len);
     if (s != RX_OK) return rx_error_context(s, "gguf: key %" PRIu64 ": ", index);
     if (len == 0 || len > 65535)
-        return rx_error(RX_ERR_FORMAT, "gguf: key %" PRIu64 " at byte %zu: length %" PRIu64
-                                       " is not in [1, 65535]",
+        return rx_error(RX_ERR_FORMAT,
+                        "gguf: key %" PRIu64 " at byte %zu: length %" PRIu64
+                        " is not in [1, 65535]",
                         index, at, len);
     if (memchr(c->base + p, '\0', (size_t)len))
         return rx_error(RX_ERR_FORMAT, "gguf: key %" PRIu64 " at byte %zu: contains a NUL byte",
                         index, at);
-    if (!(kv->key = dup_str(c->base + p, len))) return rx_error(RX_ERR_NOMEM, "gguf: out of memory");
+    if (!(kv->key = dup_str(c->base + p, len)))
+        return rx_error(RX_ERR_NOMEM, "gguf: out of memory");
     uint32_t t;
     at = c->pos;
     if ((s = read_u32(c, "value type", &t)) != RX_OK)
@@ -225,7 +230,8 @@ static int cmp_key(const void *a, const void *b)
 
 static int cmp_name_ptr(const void *a, const void *b)
 {
-    return strcmp((*(const rx_gguf_tensor *const *)a)->name, (*(const rx_gguf_tensor *const *)b)->name);
+    return strcmp((*(const rx_gguf_tensor *const *)a)->name,
+                  (*(const rx_gguf_tensor *const *)b)->name);
 }
 
 static int cmp_offset_ptr(const void *a, const void *b)
@@ -303,14 +309,16 @@ static rx_status parse_tensor_info(cursor *c, rx_gguf_tensor *t, uint64_t index)
                         "gguf: tensor %" PRIu64 " name at byte %zu: length %" PRIu64
                         " is not in [1, %d] or holds a NUL byte",
                         index, at, len, MAX_NAME_LEN);
-    if (!(t->name = dup_str(c->base + p, len))) return rx_error(RX_ERR_NOMEM, "gguf: out of memory");
+    if (!(t->name = dup_str(c->base + p, len)))
+        return rx_error(RX_ERR_NOMEM, "gguf: out of memory");
     at = c->pos;
     if ((s = read_u32(c, "n_dims", &t->n_dims)) != RX_OK)
         return rx_error_context(s, "gguf: tensor '%s': ", t->name);
     if (t->n_dims == 0 || t->n_dims > RX_GGUF_MAX_DIMS)
         return rx_error(RX_ERR_FORMAT, "gguf: tensor '%s' n_dims at byte %zu: %u is not in [1, %d]",
                         t->name, at, t->n_dims, RX_GGUF_MAX_DIMS);
-    for (uint32_t d = 0; d < RX_GGUF_MAX_DIMS; d++) t->ne[d] = 1;
+    for (uint32_t d = 0; d < RX_GGUF_MAX_DIMS; d++)
+        t->ne[d] = 1;
     for (uint32_t d = 0; d < t->n_dims; d++) {
         uint64_t ne;
         at = c->pos;
@@ -318,7 +326,8 @@ static rx_status parse_tensor_info(cursor *c, rx_gguf_tensor *t, uint64_t index)
             return rx_error_context(s, "gguf: tensor '%s': ", t->name);
         if (ne == 0 || ne > INT64_MAX)
             return rx_error(RX_ERR_FORMAT,
-                            "gguf: tensor '%s' dimension %u at byte %zu: %" PRIu64 " is not in [1, 2^63)",
+                            "gguf: tensor '%s' dimension %u at byte %zu: %" PRIu64
+                            " is not in [1, 2^63)",
                             t->name, d, at, ne);
         t->ne[d] = (int64_t)ne;
     }
@@ -349,25 +358,30 @@ static rx_status place_tensors(rx_gguf *g, size_t infos_end)
     }
     if (data_offset > g->size)
         return rx_error(RX_ERR_FORMAT,
-                        "gguf: data section at byte %" PRIu64 ": starts past the end of the file (%zu bytes)",
+                        "gguf: data section at byte %" PRIu64
+                        ": starts past the end of the file (%zu bytes)",
                         data_offset, g->size);
     g->data_offset = (size_t)data_offset;
     size_t data_size = g->size - g->data_offset;
     for (int64_t i = 0; i < g->n_tensors; i++) {
         rx_gguf_tensor *t = &g->tensors[i];
         if (t->offset % g->alignment != 0)
-            return rx_error(RX_ERR_FORMAT, "gguf: tensor '%s': offset %" PRIu64 " is not a multiple of the alignment %u",
+            return rx_error(RX_ERR_FORMAT,
+                            "gguf: tensor '%s': offset %" PRIu64
+                            " is not a multiple of the alignment %u",
                             t->name, t->offset, g->alignment);
         if (t->offset > data_size || t->nbytes > data_size - t->offset)
             return rx_error(RX_ERR_FORMAT,
-                            "gguf: tensor '%s': data at offset %" PRIu64 " + %zu bytes runs past the end of the file "
+                            "gguf: tensor '%s': data at offset %" PRIu64
+                            " + %zu bytes runs past the end of the file "
                             "(data section holds %zu bytes from byte %zu)",
                             t->name, t->offset, t->nbytes, data_size, g->data_offset);
         t->data = g->data + g->data_offset + t->offset;
     }
     const rx_gguf_tensor **order = malloc((size_t)g->n_tensors * sizeof *order);
     if (!order) return rx_error(RX_ERR_NOMEM, "gguf: out of memory");
-    for (int64_t i = 0; i < g->n_tensors; i++) order[i] = &g->tensors[i];
+    for (int64_t i = 0; i < g->n_tensors; i++)
+        order[i] = &g->tensors[i];
     rx_status s = RX_OK;
     qsort(order, (size_t)g->n_tensors, sizeof *order, cmp_name_ptr);
     for (int64_t i = 1; i < g->n_tensors && s == RX_OK; i++)
@@ -376,9 +390,11 @@ static rx_status place_tensors(rx_gguf *g, size_t infos_end)
     qsort(order, (size_t)g->n_tensors, sizeof *order, cmp_offset_ptr);
     for (int64_t i = 1; i < g->n_tensors && s == RX_OK; i++)
         if (order[i - 1]->offset + order[i - 1]->nbytes > order[i]->offset)
-            s = rx_error(RX_ERR_FORMAT, "gguf: tensors '%s' (offset %" PRIu64 ", %zu bytes) and '%s' (offset %" PRIu64 ") overlap",
-                         order[i - 1]->name, order[i - 1]->offset, order[i - 1]->nbytes, order[i]->name,
-                         order[i]->offset);
+            s = rx_error(RX_ERR_FORMAT,
+                         "gguf: tensors '%s' (offset %" PRIu64
+                         ", %zu bytes) and '%s' (offset %" PRIu64 ") overlap",
+                         order[i - 1]->name, order[i - 1]->offset, order[i - 1]->nbytes,
+                         order[i]->name, order[i]->offset);
     free(order);
     return s;
 }
@@ -443,7 +459,8 @@ rx_status rx_gguf_open(const char *path, rx_gguf **out)
     void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     int map_errno = errno;
     close(fd);
-    if (map == MAP_FAILED) return rx_error(RX_ERR_IO, "%s: cannot map: %s", path, strerror(map_errno));
+    if (map == MAP_FAILED)
+        return rx_error(RX_ERR_IO, "%s: cannot map: %s", path, strerror(map_errno));
     rx_gguf *g = calloc(1, sizeof *g);
     if (!g) {
         munmap(map, (size_t)st.st_size);
@@ -464,22 +481,50 @@ void rx_gguf_close(rx_gguf *g)
         free(g->kv[i].key);
         free(g->kv[i].str_at);
     }
-    for (int64_t i = 0; i < g->n_tensors; i++) free((char *)g->tensors[i].name);
+    for (int64_t i = 0; i < g->n_tensors; i++)
+        free((char *)g->tensors[i].name);
     free(g->kv);
     free(g->tensors);
     if (g->mapped) munmap((void *)g->data, g->size);
     free(g);
 }
 
-uint32_t rx_gguf_version(const rx_gguf *g) { return g->version; }
-uint32_t rx_gguf_alignment(const rx_gguf *g) { return g->alignment; }
-size_t rx_gguf_file_size(const rx_gguf *g) { return g->size; }
-size_t rx_gguf_data_offset(const rx_gguf *g) { return g->data_offset; }
-int64_t rx_gguf_n_kv(const rx_gguf *g) { return g->n_kv; }
-const char *rx_gguf_key(const rx_gguf *g, int64_t i) { return g->kv[i].key; }
-rx_gguf_type rx_gguf_kv_type(const rx_gguf *g, int64_t i) { return g->kv[i].type; }
-int64_t rx_gguf_n_tensors(const rx_gguf *g) { return g->n_tensors; }
-const rx_gguf_tensor *rx_gguf_tensor_at(const rx_gguf *g, int64_t i) { return &g->tensors[i]; }
+uint32_t rx_gguf_version(const rx_gguf *g)
+{
+    return g->version;
+}
+uint32_t rx_gguf_alignment(const rx_gguf *g)
+{
+    return g->alignment;
+}
+size_t rx_gguf_file_size(const rx_gguf *g)
+{
+    return g->size;
+}
+size_t rx_gguf_data_offset(const rx_gguf *g)
+{
+    return g->data_offset;
+}
+int64_t rx_gguf_n_kv(const rx_gguf *g)
+{
+    return g->n_kv;
+}
+const char *rx_gguf_key(const rx_gguf *g, int64_t i)
+{
+    return g->kv[i].key;
+}
+rx_gguf_type rx_gguf_kv_type(const rx_gguf *g, int64_t i)
+{
+    return g->kv[i].type;
+}
+int64_t rx_gguf_n_tensors(const rx_gguf *g)
+{
+    return g->n_tensors;
+}
+const rx_gguf_tensor *rx_gguf_tensor_at(const rx_gguf *g, int64_t i)
+{
+    return &g->tensors[i];
+}
 
 int64_t rx_gguf_find_key(const rx_gguf *g, const char *key)
 {
@@ -499,8 +544,14 @@ const rx_gguf_tensor *rx_gguf_find_tensor(const rx_gguf *g, const char *name)
 static bool load_int(rx_gguf_type t, const uint8_t *p, int64_t *i, uint64_t *u, bool *is_signed)
 {
     union {
-        uint8_t u8; int8_t i8; uint16_t u16; int16_t i16;
-        uint32_t u32; int32_t i32; uint64_t u64; int64_t i64;
+        uint8_t u8;
+        int8_t i8;
+        uint16_t u16;
+        int16_t i16;
+        uint32_t u32;
+        int32_t i32;
+        uint64_t u64;
+        int64_t i64;
     } v;
     if (t >= RX_GGUF_TYPE_COUNT || !scalar_size[t] || t == RX_GGUF_F32 || t == RX_GGUF_F64 ||
         t == RX_GGUF_BOOL)
@@ -508,14 +559,34 @@ static bool load_int(rx_gguf_type t, const uint8_t *p, int64_t *i, uint64_t *u, 
     memcpy(&v, p, scalar_size[t]);
     *is_signed = true;
     switch (t) {
-    case RX_GGUF_U8: *u = v.u8; *is_signed = false; break;
-    case RX_GGUF_U16: *u = v.u16; *is_signed = false; break;
-    case RX_GGUF_U32: *u = v.u32; *is_signed = false; break;
-    case RX_GGUF_U64: *u = v.u64; *is_signed = false; break;
-    case RX_GGUF_I8: *i = v.i8; break;
-    case RX_GGUF_I16: *i = v.i16; break;
-    case RX_GGUF_I32: *i = v.i32; break;
-    default: *i = v.i64; break;
+    case RX_GGUF_U8:
+        *u = v.u8;
+        *is_signed = false;
+        break;
+    case RX_GGUF_U16:
+        *u = v.u16;
+        *is_signed = false;
+        break;
+    case RX_GGUF_U32:
+        *u = v.u32;
+        *is_signed = false;
+        break;
+    case RX_GGUF_U64:
+        *u = v.u64;
+        *is_signed = false;
+        break;
+    case RX_GGUF_I8:
+        *i = v.i8;
+        break;
+    case RX_GGUF_I16:
+        *i = v.i16;
+        break;
+    case RX_GGUF_I32:
+        *i = v.i32;
+        break;
+    default:
+        *i = v.i64;
+        break;
     }
     return true;
 }
@@ -557,7 +628,8 @@ rx_status rx_gguf_get_u32(const rx_gguf *g, const char *key, uint32_t *out)
     rx_status s = rx_gguf_get_u64(g, key, &v);
     if (s != RX_OK) return s;
     if (v > UINT32_MAX)
-        return rx_error(RX_ERR_FORMAT, "gguf: key '%s': %" PRIu64 " does not fit in 32 bits", key, v);
+        return rx_error(RX_ERR_FORMAT, "gguf: key '%s': %" PRIu64 " does not fit in 32 bits", key,
+                        v);
     *out = (uint32_t)v;
     return RX_OK;
 }
@@ -573,7 +645,8 @@ rx_status rx_gguf_get_i64(const rx_gguf *g, const char *key, int64_t *out)
     if (!load_int(kv->type, g->data + kv->value_at, &i, &u, &is_signed))
         return wrong_type(kv, "an integer");
     if (!is_signed && u > INT64_MAX)
-        return rx_error(RX_ERR_FORMAT, "gguf: key '%s': %" PRIu64 " does not fit in 63 bits", key, u);
+        return rx_error(RX_ERR_FORMAT, "gguf: key '%s': %" PRIu64 " does not fit in 63 bits", key,
+                        u);
     *out = is_signed ? i : (int64_t)u;
     return RX_OK;
 }
@@ -669,7 +742,8 @@ int64_t rx_gguf_arr_int(const rx_gguf *g, int64_t kv_index, uint64_t i)
     return is_signed ? v : (int64_t)u;
 }
 
-static void format_scalar(const rx_gguf *g, rx_gguf_type t, const uint8_t *p, char *buf, size_t size)
+static void format_scalar(const rx_gguf *g, rx_gguf_type t, const uint8_t *p, char *buf,
+                          size_t size)
 {
     int64_t i;
     uint64_t u;
@@ -689,8 +763,10 @@ static void format_scalar(const rx_gguf *g, rx_gguf_type t, const uint8_t *p, ch
         int shown = s.len > 60 ? 60 : (int)s.len;
         snprintf(buf, size, "\"%.*s%s\"", shown, s.ptr, s.len > 60 ? "..." : "");
     } else if (load_int(t, p, &i, &u, &is_signed)) {
-        if (is_signed) snprintf(buf, size, "%" PRId64, i);
-        else snprintf(buf, size, "%" PRIu64, u);
+        if (is_signed)
+            snprintf(buf, size, "%" PRId64, i);
+        else
+            snprintf(buf, size, "%" PRIu64, u);
     }
 }
 

@@ -10,18 +10,18 @@
 #include "core/checked.h"
 
 typedef struct {
-    char *key;          /* owned */
+    char *key; /* owned */
     uint32_t type;
-    uint8_t *payload;   /* owned: the value exactly as it appears after the type field */
+    uint8_t *payload; /* owned: the value exactly as it appears after the type field */
     size_t payload_size;
 } wkv;
 
 typedef struct {
-    char *name;         /* owned */
+    char *name; /* owned */
     rx_type type;
     uint32_t n_dims;
     int64_t ne[RX_GGUF_MAX_DIMS];
-    const void *data;   /* borrowed until written */
+    const void *data; /* borrowed until written */
     size_t nbytes;
     uint64_t offset;
 } wtensor;
@@ -54,7 +54,8 @@ void rx_gguf_writer_destroy(rx_gguf_writer *w)
         free(w->kv[i].key);
         free(w->kv[i].payload);
     }
-    for (size_t i = 0; i < w->n_t; i++) free(w->t[i].name);
+    for (size_t i = 0; i < w->n_t; i++)
+        free(w->t[i].name);
     free(w->kv);
     free(w->t);
     free(w);
@@ -108,10 +109,22 @@ static rx_status set_scalar(rx_gguf_writer *w, const char *key, uint32_t type, c
     return set_kv(w, key, type, p, elem_size[type]);
 }
 
-rx_status rx_gguf_set_u32(rx_gguf_writer *w, const char *key, uint32_t v) { return set_scalar(w, key, RX_GGUF_U32, &v); }
-rx_status rx_gguf_set_i32(rx_gguf_writer *w, const char *key, int32_t v) { return set_scalar(w, key, RX_GGUF_I32, &v); }
-rx_status rx_gguf_set_u64(rx_gguf_writer *w, const char *key, uint64_t v) { return set_scalar(w, key, RX_GGUF_U64, &v); }
-rx_status rx_gguf_set_f32(rx_gguf_writer *w, const char *key, float v) { return set_scalar(w, key, RX_GGUF_F32, &v); }
+rx_status rx_gguf_set_u32(rx_gguf_writer *w, const char *key, uint32_t v)
+{
+    return set_scalar(w, key, RX_GGUF_U32, &v);
+}
+rx_status rx_gguf_set_i32(rx_gguf_writer *w, const char *key, int32_t v)
+{
+    return set_scalar(w, key, RX_GGUF_I32, &v);
+}
+rx_status rx_gguf_set_u64(rx_gguf_writer *w, const char *key, uint64_t v)
+{
+    return set_scalar(w, key, RX_GGUF_U64, &v);
+}
+rx_status rx_gguf_set_f32(rx_gguf_writer *w, const char *key, float v)
+{
+    return set_scalar(w, key, RX_GGUF_F32, &v);
+}
 
 rx_status rx_gguf_set_bool(rx_gguf_writer *w, const char *key, bool v)
 {
@@ -165,7 +178,8 @@ rx_status rx_gguf_set_arr_str(rx_gguf_writer *w, const char *key, const rx_str *
         memcpy(p, &t, 4);
         memcpy(p + 4, &n, 8);
         uint8_t *q = p + 12;
-        for (uint64_t i = 0; i < n; i++) q = put_str(q, v[i].ptr, v[i].len);
+        for (uint64_t i = 0; i < n; i++)
+            q = put_str(q, v[i].ptr, v[i].len);
     }
     return set_kv(w, key, RX_GGUF_ARRAY, p, bytes);
 }
@@ -182,17 +196,30 @@ rx_status rx_gguf_copy_kv(rx_gguf_writer *w, const rx_gguf *g, int64_t i)
         return set_kv(w, key, RX_GGUF_STRING, p, (size_t)s.len + 8);
     }
     if (t != RX_GGUF_ARRAY) {
-        union { uint64_t u; int64_t i; double d; float f; bool b; } v;
+        union {
+            uint64_t u;
+            int64_t i;
+            double d;
+            float f;
+            bool b;
+        } v;
         switch (t) {
-        case RX_GGUF_F32: rx_gguf_get_f32(g, key, &v.f); return set_scalar(w, key, t, &v.f);
+        case RX_GGUF_F32:
+            rx_gguf_get_f32(g, key, &v.f);
+            return set_scalar(w, key, t, &v.f);
         case RX_GGUF_F64: {
             float f;
             rx_gguf_get_f32(g, key, &f);
             v.d = f;
             return set_scalar(w, key, t, &v.d);
         }
-        case RX_GGUF_BOOL: rx_gguf_get_bool(g, key, &v.b); return rx_gguf_set_bool(w, key, v.b);
-        case RX_GGUF_U8: case RX_GGUF_U16: case RX_GGUF_U32: case RX_GGUF_U64:
+        case RX_GGUF_BOOL:
+            rx_gguf_get_bool(g, key, &v.b);
+            return rx_gguf_set_bool(w, key, v.b);
+        case RX_GGUF_U8:
+        case RX_GGUF_U16:
+        case RX_GGUF_U32:
+        case RX_GGUF_U64:
             rx_gguf_get_u64(g, key, &v.u);
             return set_scalar(w, key, t, &v.u); /* little-endian: low bytes first */
         default:
@@ -206,7 +233,8 @@ rx_status rx_gguf_copy_kv(rx_gguf_writer *w, const rx_gguf *g, int64_t i)
     if (et == RX_GGUF_STRING) {
         rx_str *v = malloc((size_t)(n ? n : 1) * sizeof *v);
         if (!v) return rx_error(RX_ERR_NOMEM, "gguf writer: out of memory");
-        for (uint64_t k = 0; k < n; k++) v[k] = rx_gguf_arr_str(g, i, k);
+        for (uint64_t k = 0; k < n; k++)
+            v[k] = rx_gguf_arr_str(g, i, k);
         rx_status s = rx_gguf_set_arr_str(w, key, v, n);
         free(v);
         return s;
@@ -236,7 +264,8 @@ rx_status rx_gguf_add_tensor(rx_gguf_writer *w, const char *name, rx_type type, 
 {
     const rx_type_info *info = rx_type_get((uint32_t)type);
     if (!info || n_dims == 0 || n_dims > RX_GGUF_MAX_DIMS || strlen(name) == 0 || strlen(name) > 63)
-        return rx_error(RX_ERR_INVALID_ARG, "gguf writer: tensor '%s': bad type, dims or name", name);
+        return rx_error(RX_ERR_INVALID_ARG, "gguf writer: tensor '%s': bad type, dims or name",
+                        name);
     for (size_t i = 0; i < w->n_t; i++)
         if (strcmp(w->t[i].name, name) == 0)
             return rx_error(RX_ERR_INVALID_ARG, "gguf writer: tensor '%s' added twice", name);
@@ -244,7 +273,8 @@ rx_status rx_gguf_add_tensor(rx_gguf_writer *w, const char *name, rx_type type, 
     uint64_t bytes = 1;
     for (uint32_t d = 0; d < RX_GGUF_MAX_DIMS; d++) {
         t.ne[d] = d < n_dims ? ne[d] : 1;
-        if (t.ne[d] <= 0) return rx_error(RX_ERR_INVALID_ARG, "gguf writer: tensor '%s': bad dimension", name);
+        if (t.ne[d] <= 0)
+            return rx_error(RX_ERR_INVALID_ARG, "gguf writer: tensor '%s': bad dimension", name);
         if (d > 0 && !rx_mul_u64(bytes, (uint64_t)t.ne[d], &bytes))
             return rx_error(RX_ERR_RANGE, "gguf writer: tensor '%s' is too large", name);
     }
@@ -313,7 +343,8 @@ rx_status rx_gguf_writer_begin(rx_gguf_writer *w, FILE *f)
         s = put(f, &len, 8);
         if (s == RX_OK) s = put(f, t->name, (size_t)len);
         if (s == RX_OK) s = put(f, &t->n_dims, 4);
-        for (uint32_t d = 0; d < t->n_dims && s == RX_OK; d++) s = put(f, &t->ne[d], 8);
+        for (uint32_t d = 0; d < t->n_dims && s == RX_OK; d++)
+            s = put(f, &t->ne[d], 8);
         if (s == RX_OK) s = put(f, &type, 4);
         if (s == RX_OK) s = put(f, &t->offset, 8);
         written += 8 + len + 4 + 8ull * t->n_dims + 4 + 8;
@@ -332,7 +363,8 @@ rx_status rx_gguf_writer_write_data(rx_gguf_writer *w, FILE *f, int64_t tensor_i
                         (long long)tensor_index);
     const wtensor *t = &w->t[tensor_index];
     rx_status s = put(f, data, t->nbytes);
-    if (s == RX_OK && (size_t)tensor_index + 1 < w->n_t) s = pad(f, t->offset + t->nbytes, alignment(w));
+    if (s == RX_OK && (size_t)tensor_index + 1 < w->n_t)
+        s = pad(f, t->offset + t->nbytes, alignment(w));
     if (s == RX_OK) w->next_data++;
     return s;
 }
@@ -342,7 +374,8 @@ static rx_status write_all(rx_gguf_writer *w, FILE *f)
     rx_status s = rx_gguf_writer_begin(w, f);
     for (size_t i = 0; i < w->n_t && s == RX_OK; i++) {
         if (!w->t[i].data)
-            return rx_error(RX_ERR_INVALID_ARG, "gguf writer: tensor '%s' has no data", w->t[i].name);
+            return rx_error(RX_ERR_INVALID_ARG, "gguf writer: tensor '%s' has no data",
+                            w->t[i].name);
         s = rx_gguf_writer_write_data(w, f, (int64_t)i, w->t[i].data);
     }
     return s;
@@ -353,7 +386,8 @@ rx_status rx_gguf_writer_write_file(rx_gguf_writer *w, const char *path)
     FILE *f = fopen(path, "wb");
     if (!f) return rx_error(RX_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
     rx_status s = write_all(w, f);
-    if (fclose(f) != 0 && s == RX_OK) s = rx_error(RX_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+    if (fclose(f) != 0 && s == RX_OK)
+        s = rx_error(RX_ERR_IO, "%s: write failed: %s", path, strerror(errno));
     if (s != RX_OK) {
         unlink(path);
         rx_error_context(s, "%s: ", path);
