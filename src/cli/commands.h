@@ -9,6 +9,6 @@ typedef struct {
     const char *summary;
 } rx_command;
 
-
+int rx_cmd_inspect(int argc, char **argv);
 
 #endif

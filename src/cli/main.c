@@ -16,6 +16,7 @@ static int cmd_version(int argc, char **argv)
 
 static const rx_command commands[] = {
     {"version", cmd_version, "print the version"},
+    {"inspect", rx_cmd_inspect, "show a GGUF file's metadata, tensors and memory estimate"},
 };
 
 static void usage(FILE *f)
