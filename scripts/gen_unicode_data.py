@@ -3,7 +3,7 @@
 pre-tokenizers need (\\p{L}, \\p{N}, \\p{P}, ... and White_Space).
 
 Reads UnicodeData.txt and PropList.txt (Debian package `unicode-data`, /usr/share/unicode).
-The category table is stored as runs: one uint32 per place where the category changes,
+The category table is stored as runs (plus a direct nibble table below U+0800): one uint32 per place where the category changes,
 (first_codepoint << 3) | category, so a lookup is a binary search over ~3,300 entries.
 
 usage: scripts/gen_unicode_data.py [/usr/share/unicode] > src/engine/unicode_data.c
@@ -75,6 +75,13 @@ def main():
         out.write(f"    {row},\n")
     out.write("};\n")
     out.write(f"const size_t rx_unicode_n_runs = {len(runs)};\n\n")
+    out.write("/* Direct table below U+0800 (the common case): codepoint c is nibble c % 2 of byte\n"
+              " * c / 2. */\n")
+    out.write("const uint8_t rx_unicode_low[0x400] = {\n")
+    for i in range(0, 0x400, 16):
+        row = ", ".join(f"0x{cats[2 * j] | (cats[2 * j + 1] << 4):02x}" for j in range(i, i + 16))
+        out.write(f"    {row},\n")
+    out.write("};\n\n")
     out.write("/* White_Space property: inclusive [lo, hi] pairs. */\n")
     out.write(f"const uint32_t rx_unicode_space[{len(ws)}][2] = {{\n")
     for lo, hi in ws:

@@ -103,7 +103,7 @@ rx_status rx_detok_flush(rx_detok *d, const char **text, size_t *len);
 
 /* Whole-sequence convenience over rx_detok: writes up to cap bytes (no NUL) and the full
  * length to *n_out; RX_ERR_FULL (with the needed length) if cap is too small. */
-rx_status rx_detokenize(const rx_tokenizer *tok, const int32_t *ids, size_t n_ids,
-                        unsigned flags, char *out, size_t cap, size_t *n_out);
+rx_status rx_detokenize(const rx_tokenizer *tok, const int32_t *ids, size_t n_ids, unsigned flags,
+                        char *out, size_t cap, size_t *n_out);
 
 #endif

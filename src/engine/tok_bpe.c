@@ -22,7 +22,8 @@ static rx_status grow(void **p, size_t *cap, size_t need, size_t elem)
 {
     if (need <= *cap) return RX_OK;
     size_t cap2 = *cap ? *cap : 64, bytes;
-    while (cap2 < need) cap2 *= 2;
+    while (cap2 < need)
+        cap2 *= 2;
     if (!rx_mul_size(cap2, elem, &bytes)) return rx_error(RX_ERR_NOMEM, "tokenize: word too long");
     void *q = realloc(*p, bytes);
     if (!q) return rx_error(RX_ERR_NOMEM, "tokenize: %zu bytes", bytes);
@@ -35,9 +36,10 @@ static rx_status try_pair(bpe_state *st, int32_t left, int32_t right)
 {
     if (left < 0 || right < 0) return RX_OK;
     const rx_tok_sym *l = &st->sym[left], *r = &st->sym[right];
-    int32_t rank = rx_tok__merge_rank(st->tok, st->word + l->off, l->len, st->word + r->off, r->len);
+    int32_t rank =
+        rx_tok__merge_rank(st->tok, st->word + l->off, l->len, st->word + r->off, r->len);
     if (rank < 0) return RX_OK;
-    rx_tok_bigram b = {left, right, l->len + r->len, -(double)rank};
+    rx_tok_bigram b = {left, l->len + r->len, -(float)rank};
     return rx_tok__heap_push(&st->heap, b);
 }
 
@@ -71,11 +73,14 @@ static rx_status merge_word(bpe_state *st, size_t len, rx_tok_ids *ids)
         off += cl;
     }
     st->heap.n = 0;
-    for (int32_t i = 1; i < n && s == RX_OK; i++) s = try_pair(st, i - 1, i);
+    for (int32_t i = 1; i < n && s == RX_OK; i++)
+        s = try_pair(st, i - 1, i);
     while (st->heap.n && s == RX_OK) {
         rx_tok_bigram b = rx_tok__heap_pop(&st->heap);
-        rx_tok_sym *l = &st->sym[b.left], *r = &st->sym[b.right];
-        if (l->len == 0 || r->len == 0 || l->len + r->len != b.size) continue; /* stale */
+        rx_tok_sym *l = &st->sym[b.left];
+        if (l->len == 0 || l->next < 0 || l->len + st->sym[l->next].len != b.size)
+            continue; /* stale */
+        rx_tok_sym *r = &st->sym[l->next];
         l->len += r->len;
         r->len = 0;
         l->next = r->next;

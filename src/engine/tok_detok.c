@@ -110,8 +110,8 @@ rx_status rx_token_piece(const rx_tokenizer *tok, int32_t id, bool special, cons
 struct rx_detok {
     const rx_tokenizer *tok; /* borrowed */
     unsigned flags;
-    bool started;      /* a non-BOS token has been seen since the last reset */
-    uint8_t pend[4];   /* an incomplete UTF-8 sequence carried to the next token */
+    bool started;    /* a non-BOS token has been seen since the last reset */
+    uint8_t pend[4]; /* an incomplete UTF-8 sequence carried to the next token */
     size_t n_pend;
     char *in;  /* owned: pend + the new piece */
     char *out; /* owned: what push/flush hand back */
@@ -147,7 +147,10 @@ void rx_detok_reset(rx_detok *d)
     d->n_pend = 0;
 }
 
-static size_t put_replacement(char *o) { return rx_utf8_encode(RX_UNICODE_REPLACEMENT, (uint8_t *)o); }
+static size_t put_replacement(char *o)
+{
+    return rx_utf8_encode(RX_UNICODE_REPLACEMENT, (uint8_t *)o);
+}
 
 rx_status rx_detok_push(rx_detok *d, int32_t id, const char **text, size_t *len)
 {
@@ -160,8 +163,8 @@ rx_status rx_detok_push(rx_detok *d, int32_t id, const char **text, size_t *len)
     if (s != RX_OK) return s;
     if (!d->started && !(id == tok->bos && tok->add_bos)) {
         d->started = true;
-        bool strip = tok->type == RX_VOCAB_SPM && tok->add_space_prefix &&
-                     !(d->flags & RX_DETOK_KEEP_SPACE);
+        bool strip =
+            tok->type == RX_VOCAB_SPM && tok->add_space_prefix && !(d->flags & RX_DETOK_KEEP_SPACE);
         if (strip && n > 0 && piece[0] == ' ') piece++, n--;
     }
     memcpy(d->in, d->pend, d->n_pend);
@@ -196,8 +199,8 @@ rx_status rx_detok_flush(rx_detok *d, const char **text, size_t *len)
     return RX_OK;
 }
 
-rx_status rx_detokenize(const rx_tokenizer *tok, const int32_t *ids, size_t n_ids,
-                        unsigned flags, char *out, size_t cap, size_t *n_out)
+rx_status rx_detokenize(const rx_tokenizer *tok, const int32_t *ids, size_t n_ids, unsigned flags,
+                        char *out, size_t cap, size_t *n_out)
 {
     rx_detok *d;
     *n_out = 0;

@@ -56,8 +56,8 @@ struct rx_tokenizer {
     size_t slot_mask;
 
     uint32_t n_merges;
-    rx_tok_merge *merges; /* owned; index = rank */
-    char *merge_blob;     /* owned */
+    rx_tok_merge *merges;  /* owned; index = rank */
+    char *merge_blob;      /* owned */
     uint32_t *merge_slots; /* owned: (left, right) -> rank+1 */
     size_t merge_slot_mask;
     size_t max_merge_len; /* longest left+right, to skip hopeless lookups */
@@ -69,8 +69,8 @@ struct rx_tokenizer {
     uint32_t *piece_off, *piece_len;
     size_t max_piece;
 
-    int32_t byte_tok[256];     /* SPM byte fallback <0xXX>; -1 if missing */
-    uint8_t byte_enc[256][2];  /* BPE: UTF-8 of the codepoint GPT-2 maps each byte to */
+    int32_t byte_tok[256];    /* SPM byte fallback <0xXX>; -1 if missing */
+    uint8_t byte_enc[256][2]; /* BPE: UTF-8 of the codepoint GPT-2 maps each byte to */
     uint8_t byte_enc_len[256];
 
     int32_t bos, eos, unk, eot, eom; /* -1 = none */
@@ -94,12 +94,13 @@ static inline uint64_t rx_tok__merge_hash(const char *l, size_t ll, const char *
 int32_t rx_tok__merge_rank(const rx_tokenizer *tok, const char *l, size_t ll, const char *r,
                            size_t rl);
 
-/* Best-first queue of candidate merges. "Better" is a higher key, then a lower left index:
- * SPM keys by score, BPE by -rank; both tie-break on the leftmost pair as llama.cpp does. */
+/* Best-first queue of candidate merges (kept to 12 bytes: the pop is the hot loop). "Better" is a
+ * higher key, then a lower left index: SPM keys by score, BPE by -rank; both tie-break on the
+ * leftmost pair as llama.cpp does. */
 typedef struct {
-    int32_t left, right;
+    int32_t left;  /* the right symbol is always left's next while the entry is valid */
     uint32_t size; /* bytes of left+right when queued; a mismatch later means stale */
-    double key;
+    float key;     /* ranks up to 2^24 are exact as floats */
 } rx_tok_bigram;
 
 typedef struct {

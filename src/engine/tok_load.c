@@ -53,19 +53,32 @@ static rx_status load_pre(rx_tokenizer *tok, const rx_gguf *g)
         rx_tok_pre pre;
         bool ignore_merges;
     } table[] = {
-        {"default", RX_PRE_DEFAULT, false},      {"gpt-2", RX_PRE_GPT2, false},
-        {"phi-2", RX_PRE_GPT2, false},           {"mpt", RX_PRE_GPT2, false},
-        {"olmo", RX_PRE_GPT2, false},            {"jais", RX_PRE_GPT2, false},
-        {"jina-es", RX_PRE_GPT2, false},         {"jina-de", RX_PRE_GPT2, false},
-        {"jina-v2-es", RX_PRE_GPT2, false},      {"jina-v2-de", RX_PRE_GPT2, false},
-        {"gigachat", RX_PRE_GPT2, false},        {"llama3", RX_PRE_LLAMA3, true},
-        {"llama-v3", RX_PRE_LLAMA3, true},       {"llama-bpe", RX_PRE_LLAMA3, true},
-        {"falcon3", RX_PRE_LLAMA3, true},        {"pixtral", RX_PRE_LLAMA3, true},
-        {"dbrx", RX_PRE_LLAMA3, false},          {"smaug-bpe", RX_PRE_LLAMA3, false},
-        {"falcon", RX_PRE_FALCON, false},        {"starcoder", RX_PRE_STARCODER, false},
-        {"refact", RX_PRE_STARCODER, false},     {"command-r", RX_PRE_STARCODER, false},
-        {"smollm", RX_PRE_STARCODER, false},     {"codeshell", RX_PRE_STARCODER, false},
-        {"exaone", RX_PRE_STARCODER, false},     {"minerva-7b", RX_PRE_STARCODER, false},
+        {"default", RX_PRE_DEFAULT, false},
+        {"gpt-2", RX_PRE_GPT2, false},
+        {"phi-2", RX_PRE_GPT2, false},
+        {"mpt", RX_PRE_GPT2, false},
+        {"olmo", RX_PRE_GPT2, false},
+        {"jais", RX_PRE_GPT2, false},
+        {"jina-es", RX_PRE_GPT2, false},
+        {"jina-de", RX_PRE_GPT2, false},
+        {"jina-v2-es", RX_PRE_GPT2, false},
+        {"jina-v2-de", RX_PRE_GPT2, false},
+        {"gigachat", RX_PRE_GPT2, false},
+        {"llama3", RX_PRE_LLAMA3, true},
+        {"llama-v3", RX_PRE_LLAMA3, true},
+        {"llama-bpe", RX_PRE_LLAMA3, true},
+        {"falcon3", RX_PRE_LLAMA3, true},
+        {"pixtral", RX_PRE_LLAMA3, true},
+        {"dbrx", RX_PRE_LLAMA3, false},
+        {"smaug-bpe", RX_PRE_LLAMA3, false},
+        {"falcon", RX_PRE_FALCON, false},
+        {"starcoder", RX_PRE_STARCODER, false},
+        {"refact", RX_PRE_STARCODER, false},
+        {"command-r", RX_PRE_STARCODER, false},
+        {"smollm", RX_PRE_STARCODER, false},
+        {"codeshell", RX_PRE_STARCODER, false},
+        {"exaone", RX_PRE_STARCODER, false},
+        {"minerva-7b", RX_PRE_STARCODER, false},
         {"deepseek-coder", RX_PRE_DEEPSEEK_CODER, false},
         {"deepseek-llm", RX_PRE_DEEPSEEK_LLM, false},
     };
@@ -114,7 +127,8 @@ static rx_status load_tokens(rx_tokenizer *tok, const rx_gguf *g)
     if (et != RX_GGUF_STRING || n == 0 || n >= INT32_MAX / 2)
         return rx_error(RX_ERR_FORMAT,
                         "tokenizer: " KEY("tokens") " must be a non-empty string array "
-                        "(type %d, %llu entries)", (int)et, (unsigned long long)n);
+                                                    "(type %d, %llu entries)",
+                        (int)et, (unsigned long long)n);
     tok->n_vocab = (uint32_t)n;
     tok->toks = calloc(n, sizeof *tok->toks);
     if (!tok->toks) return rx_error(RX_ERR_NOMEM, "tokenizer: %llu tokens", (unsigned long long)n);
@@ -129,7 +143,8 @@ static rx_status load_tokens(rx_tokenizer *tok, const rx_gguf *g)
     }
     tok->blob = malloc(total ? total : 1);
     size_t cap = 1;
-    while (cap < 2 * n) cap <<= 1;
+    while (cap < 2 * n)
+        cap <<= 1;
     tok->slots = calloc(cap, sizeof *tok->slots);
     if (!tok->blob || !tok->slots) return rx_error(RX_ERR_NOMEM, "tokenizer: vocabulary");
     tok->slot_mask = cap - 1;
@@ -160,15 +175,17 @@ static rx_status load_scores_and_types(rx_tokenizer *tok, const rx_gguf *g)
         if (et != RX_GGUF_F32 && et != RX_GGUF_I32)
             return rx_error(RX_ERR_FORMAT, "tokenizer: " KEY("scores") " must be f32 or i32");
         if (n < tok->n_vocab)
-            return rx_error(RX_ERR_FORMAT, "tokenizer: " KEY("scores") " has %llu entries for %u tokens",
+            return rx_error(RX_ERR_FORMAT,
+                            "tokenizer: " KEY("scores") " has %llu entries for %u tokens",
                             (unsigned long long)n, tok->n_vocab);
-        for (uint32_t i = 0; i < tok->n_vocab; i++) tok->toks[i].score = rx_gguf_arr_f32(g, idx, i);
+        for (uint32_t i = 0; i < tok->n_vocab; i++)
+            tok->toks[i].score = rx_gguf_arr_f32(g, idx, i);
     } else if (s != RX_ERR_NOT_FOUND) {
         return s;
     }
 
     static const uint32_t attr_of_type[] = {
-        RX_TATTR_UNDEFINED, RX_TATTR_NORMAL, RX_TATTR_UNKNOWN, RX_TATTR_CONTROL,
+        RX_TATTR_UNDEFINED,    RX_TATTR_NORMAL, RX_TATTR_UNKNOWN, RX_TATTR_CONTROL,
         RX_TATTR_USER_DEFINED, RX_TATTR_UNUSED, RX_TATTR_BYTE,
     };
     s = get_array(g, KEY("token_type"), &et, &n, &idx);
@@ -177,13 +194,15 @@ static rx_status load_scores_and_types(rx_tokenizer *tok, const rx_gguf *g)
     if (!is_int_type(et))
         return rx_error(RX_ERR_FORMAT, "tokenizer: " KEY("token_type") " must be integers");
     if (n < tok->n_vocab)
-        return rx_error(RX_ERR_FORMAT, "tokenizer: " KEY("token_type") " has %llu entries for %u tokens",
+        return rx_error(RX_ERR_FORMAT,
+                        "tokenizer: " KEY("token_type") " has %llu entries for %u tokens",
                         (unsigned long long)n, tok->n_vocab);
     for (uint32_t i = 0; i < tok->n_vocab; i++) {
         int64_t t = rx_gguf_arr_int(g, idx, i);
         if (t < 0 || t > 6)
-            return rx_error(RX_ERR_FORMAT, "tokenizer: " KEY("token_type") "[%u] = %lld is not 0..6",
-                            i, (long long)t);
+            return rx_error(RX_ERR_FORMAT,
+                            "tokenizer: " KEY("token_type") "[%u] = %lld is not 0..6", i,
+                            (long long)t);
         tok->toks[i].attr = attr_of_type[t];
     }
     return RX_OK;
@@ -208,7 +227,8 @@ static rx_status load_merges(rx_tokenizer *tok, const rx_gguf *g)
         if (!rx_add_u64(total, rx_gguf_arr_str(g, idx, i).len, &total) || total > UINT32_MAX)
             return rx_error(RX_ERR_FORMAT, "tokenizer: " KEY("merges") " text too large");
     size_t cap = 1;
-    while (cap < 2 * n) cap <<= 1;
+    while (cap < 2 * n)
+        cap <<= 1;
     tok->merges = calloc(n ? n : 1, sizeof *tok->merges);
     tok->merge_blob = malloc(total ? total : 1);
     tok->merge_slots = calloc(cap, sizeof *tok->merge_slots);
@@ -231,7 +251,8 @@ static rx_status load_merges(rx_tokenizer *tok, const rx_gguf *g)
         if (rx_tok__merge_rank(tok, l, ll, r, rl) >= 0) continue;
         if (ll + rl > tok->max_merge_len) tok->max_merge_len = ll + rl;
         size_t j = rx_tok__merge_hash(l, ll, r, rl) & tok->merge_slot_mask;
-        while (tok->merge_slots[j]) j = (j + 1) & tok->merge_slot_mask;
+        while (tok->merge_slots[j])
+            j = (j + 1) & tok->merge_slot_mask;
         tok->merge_slots[j] = i + 1;
     }
     tok->n_merges = (uint32_t)n;
@@ -292,9 +313,11 @@ static rx_status load_specials(rx_tokenizer *tok, const rx_gguf *g)
         (s = load_bool(g, KEY("add_eos_token"), &tok->add_eos)) != RX_OK)
         return s;
     if (tok->add_bos && tok->bos < 0)
-        return rx_error(RX_ERR_FORMAT, "tokenizer: " KEY("add_bos_token") " is set but there is no BOS id");
+        return rx_error(RX_ERR_FORMAT,
+                        "tokenizer: " KEY("add_bos_token") " is set but there is no BOS id");
     if (tok->add_eos && tok->eos < 0)
-        return rx_error(RX_ERR_FORMAT, "tokenizer: " KEY("add_eos_token") " is set but there is no EOS id");
+        return rx_error(RX_ERR_FORMAT,
+                        "tokenizer: " KEY("add_eos_token") " is set but there is no EOS id");
     return RX_OK;
 }
 
@@ -313,7 +336,7 @@ static void set_attr_by_text(rx_tokenizer *tok, const char *text, uint32_t bit, 
 static void mark_eog(rx_tokenizer *tok)
 {
     static const char *eog_texts[] = {
-        "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>",
+        "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>",   "<|endoftext|>",
         "<|eom_id|>", "<EOT>",      "_<EOT>",  "<|end_of_text|>",
     };
     for (size_t k = 0; k < sizeof eog_texts / sizeof eog_texts[0]; k++) {
@@ -344,7 +367,8 @@ static rx_status build_specials(rx_tokenizer *tok, const rx_gguf *g)
 {
     const uint32_t kinds = RX_TATTR_CONTROL | RX_TATTR_USER_DEFINED | RX_TATTR_UNKNOWN;
     size_t n = 0;
-    for (uint32_t i = 0; i < tok->n_vocab; i++) n += (tok->toks[i].attr & kinds) != 0;
+    for (uint32_t i = 0; i < tok->n_vocab; i++)
+        n += (tok->toks[i].attr & kinds) != 0;
     tok->specials = malloc((n ? n : 1) * sizeof *tok->specials);
     if (!tok->specials) return rx_error(RX_ERR_NOMEM, "tokenizer: special tokens");
     for (uint32_t i = 0; i < tok->n_vocab; i++)
@@ -361,7 +385,8 @@ static rx_status build_specials(rx_tokenizer *tok, const rx_gguf *g)
     }
     lower[len] = '\0';
     if (strstr(lower, "phi-3") || strstr(lower, "phi3")) {
-        for (size_t i = 0; i < tok->n_specials; i++) tok->toks[tok->specials[i]].attr |= RX_TATTR_RSTRIP;
+        for (size_t i = 0; i < tok->n_specials; i++)
+            tok->toks[tok->specials[i]].attr |= RX_TATTR_RSTRIP;
         set_attr_by_text(tok, "</s>", RX_TATTR_RSTRIP, true);
         set_attr_by_text(tok, "<unk>", RX_TATTR_RSTRIP, false);
         set_attr_by_text(tok, "<s>", RX_TATTR_RSTRIP, false);
@@ -398,7 +423,8 @@ rx_status rx_tokenizer_load(const rx_gguf *g, rx_tokenizer **out)
         goto fail;
     mark_eog(tok);
     build_bytes(tok);
-    if ((s = build_specials(tok, g)) != RX_OK || (s = rx_tok__build_pieces(tok)) != RX_OK) goto fail;
+    if ((s = build_specials(tok, g)) != RX_OK || (s = rx_tok__build_pieces(tok)) != RX_OK)
+        goto fail;
     *out = tok;
     return RX_OK;
 fail:

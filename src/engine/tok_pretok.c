@@ -42,9 +42,18 @@ static void emit(split_ctx *x, size_t end)
 
 /* --- character classes --- */
 
-static bool ascii_space(uint32_t c) { return c == ' ' || (c >= 0x09 && c <= 0x0D); }
-static bool ascii_alpha(uint32_t c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; }
-static bool ascii_digit(uint32_t c) { return c >= '0' && c <= '9'; }
+static bool ascii_space(uint32_t c)
+{
+    return c == ' ' || (c >= 0x09 && c <= 0x0D);
+}
+static bool ascii_alpha(uint32_t c)
+{
+    return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
+}
+static bool ascii_digit(uint32_t c)
+{
+    return c >= '0' && c <= '9';
+}
 
 static bool ascii_punct(uint32_t c)
 {
@@ -54,21 +63,52 @@ static bool ascii_punct(uint32_t c)
 }
 
 /* Collapsed classes (see the file comment). */
-static bool cs_space(uint32_t c) { return c < 128 ? ascii_space(c) : rx_unicode_is_space(c); }
+static bool cs_space(uint32_t c)
+{
+    return c < 128 ? ascii_space(c) : rx_unicode_is_space(c);
+}
 static bool cs_cat(uint32_t c, rx_ucat cat)
 {
     return !rx_unicode_is_space(c) && rx_unicode_cat(c) == cat;
 }
-static bool cs_letter(uint32_t c) { return c < 128 ? ascii_alpha(c) : cs_cat(c, RX_UCAT_LETTER); }
-static bool cs_number(uint32_t c) { return c < 128 ? ascii_digit(c) : cs_cat(c, RX_UCAT_NUMBER); }
-static bool cs_punct(uint32_t c) { return c < 128 ? ascii_punct(c) : cs_cat(c, RX_UCAT_PUNCT); }
+static bool cs_letter(uint32_t c)
+{
+    return c < 128 ? ascii_alpha(c) : cs_cat(c, RX_UCAT_LETTER);
+}
+static bool cs_number(uint32_t c)
+{
+    return c < 128 ? ascii_digit(c) : cs_cat(c, RX_UCAT_NUMBER);
+}
+static bool cs_punct(uint32_t c)
+{
+    return c < 128 ? ascii_punct(c) : cs_cat(c, RX_UCAT_PUNCT);
+}
 
-static uint32_t wmap(uint32_t c) { return c > 0x7F && rx_unicode_is_space(c) ? 0x0B : c; }
+static uint32_t wmap(uint32_t c)
+{
+    return c > 0x7F && rx_unicode_is_space(c) ? 0x0B : c;
+}
 
 static bool in_ranges(uint32_t c, const uint32_t (*r)[2], size_t n)
 {
     for (size_t i = 0; i < n; i++)
         if (c >= r[i][0] && c <= r[i][1]) return true;
+    return false;
+}
+
+/* The same over ascending, disjoint ranges, by binary search. */
+static bool in_sorted_ranges(uint32_t c, const uint32_t (*r)[2], size_t n)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c < r[mid][0])
+            hi = mid;
+        else if (c > r[mid][1])
+            lo = mid + 1;
+        else
+            return true;
+    }
     return false;
 }
 
@@ -99,7 +139,8 @@ static const uint32_t ds_letters[][2] = {
 
 /* deepseek-llm's punctuation class; note it includes ASCII letters (':' to '~'). */
 static const uint32_t ds_punct[][2] = {
-    {0x21, 0x2F}, {0x3A, 0x7E}, {0xFF01, 0xFF0F}, {0xFF1A, 0xFF5E}, {0x2018, 0x201F}, {0x3000, 0x3002},
+    {0x21, 0x2F},     {0x3A, 0x7E},     {0xFF01, 0xFF0F},
+    {0xFF1A, 0xFF5E}, {0x2018, 0x201F}, {0x3000, 0x3002},
 };
 
 /* CJK and Hangul block of both deepseek pre-tokenizers. */
@@ -114,7 +155,8 @@ typedef size_t (*matcher)(const uint32_t *c, size_t pos, size_t end);
 static size_t run_of(const uint32_t *c, size_t pos, size_t end, bool (*in)(uint32_t))
 {
     size_t p = pos;
-    while (p < end && in(c[p])) p++;
+    while (p < end && in(c[p]))
+        p++;
     return p - pos;
 }
 
@@ -126,32 +168,83 @@ static size_t space_then_run(const uint32_t *c, size_t pos, size_t end, bool (*s
     return run_of(c, pos, end, in);
 }
 
-static bool is_crlf(uint32_t c) { return c == '\r' || c == '\n'; }
+static bool is_crlf(uint32_t c)
+{
+    return c == '\r' || c == '\n';
+}
 static bool falcon_punct(uint32_t c)
 {
     return cs_punct(c) || c == '$' || c == '+' || c == '<' || c == '=' || c == '>' || c == '^' ||
            c == '~' || c == '|' || c == '`';
 }
-static bool default_punct(uint32_t c) { return c != '`' && falcon_punct(c); }
-static bool w_space(uint32_t c) { return ascii_space(wmap(c)); }
-static bool w_cjk(uint32_t c) { return in_ranges(wmap(c), ds_cjk, N_OF(ds_cjk)); }
-static bool w_letter(uint32_t c) { return in_ranges(wmap(c), ds_letters, N_OF(ds_letters)); }
-static bool w_punct(uint32_t c) { return in_ranges(wmap(c), ds_punct, N_OF(ds_punct)); }
+static bool default_punct(uint32_t c)
+{
+    return c != '`' && falcon_punct(c);
+}
+static bool w_space(uint32_t c)
+{
+    return ascii_space(wmap(c));
+}
+static bool w_cjk(uint32_t c)
+{
+    return in_ranges(wmap(c), ds_cjk, N_OF(ds_cjk));
+}
+static bool w_letter(uint32_t c)
+{
+    return in_sorted_ranges(wmap(c), ds_letters, N_OF(ds_letters));
+}
+static bool w_punct(uint32_t c)
+{
+    return in_ranges(wmap(c), ds_punct, N_OF(ds_punct));
+}
 
-static size_t m_crlf(const uint32_t *c, size_t p, size_t e) { (void)e; return is_crlf(c[p]); }
-static size_t m_number1(const uint32_t *c, size_t p, size_t e) { (void)e; return cs_number(c[p]); }
-static size_t m_numbers(const uint32_t *c, size_t p, size_t e) { return run_of(c, p, e, cs_number); }
-static size_t m_falcon_punct(const uint32_t *c, size_t p, size_t e) { return run_of(c, p, e, falcon_punct); }
-static size_t m_default_punct(const uint32_t *c, size_t p, size_t e) { return run_of(c, p, e, default_punct); }
-static size_t m_cjk(const uint32_t *c, size_t p, size_t e) { return run_of(c, p, e, w_cjk); }
-static size_t m_sp_letters(const uint32_t *c, size_t p, size_t e) { return space_then_run(c, p, e, cs_space, cs_letter); }
-static size_t m_sp_punct(const uint32_t *c, size_t p, size_t e) { return space_then_run(c, p, e, cs_space, cs_punct); }
-static size_t m_ds_letters(const uint32_t *c, size_t p, size_t e) { return space_then_run(c, p, e, w_space, w_letter); }
-static size_t m_ds_punct(const uint32_t *c, size_t p, size_t e) { return space_then_run(c, p, e, w_space, w_punct); }
+static size_t m_crlf(const uint32_t *c, size_t p, size_t e)
+{
+    (void)e;
+    return is_crlf(c[p]);
+}
+static size_t m_number1(const uint32_t *c, size_t p, size_t e)
+{
+    (void)e;
+    return cs_number(c[p]);
+}
+static size_t m_numbers(const uint32_t *c, size_t p, size_t e)
+{
+    return run_of(c, p, e, cs_number);
+}
+static size_t m_falcon_punct(const uint32_t *c, size_t p, size_t e)
+{
+    return run_of(c, p, e, falcon_punct);
+}
+static size_t m_default_punct(const uint32_t *c, size_t p, size_t e)
+{
+    return run_of(c, p, e, default_punct);
+}
+static size_t m_cjk(const uint32_t *c, size_t p, size_t e)
+{
+    return run_of(c, p, e, w_cjk);
+}
+static size_t m_sp_letters(const uint32_t *c, size_t p, size_t e)
+{
+    return space_then_run(c, p, e, cs_space, cs_letter);
+}
+static size_t m_sp_punct(const uint32_t *c, size_t p, size_t e)
+{
+    return space_then_run(c, p, e, cs_space, cs_punct);
+}
+static size_t m_ds_letters(const uint32_t *c, size_t p, size_t e)
+{
+    return space_then_run(c, p, e, w_space, w_letter);
+}
+static size_t m_ds_punct(const uint32_t *c, size_t p, size_t e)
+{
+    return space_then_run(c, p, e, w_space, w_punct);
+}
 
 static size_t m_three_digits(const uint32_t *c, size_t p, size_t e)
 {
-    return p + 3 <= e && ascii_digit(c[p]) && ascii_digit(c[p + 1]) && ascii_digit(c[p + 2]) ? 3 : 0;
+    return p + 3 <= e && ascii_digit(c[p]) && ascii_digit(c[p + 1]) && ascii_digit(c[p + 2]) ? 3
+                                                                                             : 0;
 }
 
 /* Leftmost-first search, like std::regex_iterator: gaps between matches are pieces too. */
@@ -176,7 +269,8 @@ static void split_regex(split_ctx *x, size_t a, size_t b, matcher m)
 static void split_trailing_space(split_ctx *x, size_t a, size_t b)
 {
     size_t t = b;
-    while (t > a && w_space(x->c[t - 1])) t--;
+    while (t > a && w_space(x->c[t - 1]))
+        t--;
     if (t > a) emit(x, t);
     if (t < b) emit(x, b);
 }
@@ -194,7 +288,10 @@ static cflags flags_at(const uint32_t *c, size_t p, size_t a, size_t b)
     return (cflags){true, rx_unicode_is_space(c[p]), cat == RX_UCAT_LETTER, cat == RX_UCAT_NUMBER};
 }
 
-static bool other(cflags f) { return f.in && !f.space && !f.letter && !f.number; }
+static bool other(cflags f)
+{
+    return f.in && !f.space && !f.letter && !f.number;
+}
 
 /* 's 't 're 've 'm 'll 'd after an apostrophe at p; fold makes it case-insensitive. */
 static size_t contraction(const uint32_t *c, size_t p, size_t b, bool fold)
@@ -214,7 +311,8 @@ static size_t contraction(const uint32_t *c, size_t p, size_t b, bool fold)
 static size_t whitespace_end(const uint32_t *c, size_t p, size_t a, size_t b)
 {
     size_t n = 0;
-    while (flags_at(c, p + n, a, b).space) n++;
+    while (flags_at(c, p + n, a, b).space)
+        n++;
     if (n > 1 && p + n < b) return p + n - 1;
     return n ? p + n : p + 1;
 }
@@ -259,7 +357,8 @@ static void split_llama3(split_ctx *x, size_t a, size_t b)
         cflags f = flags_at(c, p, a, b);
         if (!is_crlf(c[p]) && !f.number && (f.letter || flags_at(c, p + 1, a, b).letter)) {
             p++;
-            while (flags_at(c, p, a, b).letter) p++;
+            while (flags_at(c, p, a, b).letter)
+                p++;
             emit(x, p);
             continue;
         }
@@ -275,8 +374,10 @@ static void split_llama3(split_ctx *x, size_t a, size_t b)
         cflags g = c[p] == ' ' ? flags_at(c, p + 1, a, b) : f;
         if (!g.space && !g.letter && !g.number) {
             p += c[p] == ' ';
-            while (other(flags_at(c, p, a, b))) p++;
-            while (p < b && is_crlf(c[p])) p++;
+            while (other(flags_at(c, p, a, b)))
+                p++;
+            while (p < b && is_crlf(c[p]))
+                p++;
             emit(x, p);
             continue;
         }
@@ -356,10 +457,18 @@ rx_status rx_tok__pretokenize(rx_tok_pre pre, const uint32_t *cpts, size_t n, si
         for (size_t i = 0; i < cur.n; i++) {
             size_t a = i ? cur.v[i - 1] : 0, b = cur.v[i];
             switch (st[k].kind) {
-            case ST_REGEX: split_regex(&x, a, b, st[k].m); break;
-            case ST_GPT2: split_gpt2(&x, a, b); break;
-            case ST_LLAMA3: split_llama3(&x, a, b); break;
-            case ST_TRAILING_SPACE: split_trailing_space(&x, a, b); break;
+            case ST_REGEX:
+                split_regex(&x, a, b, st[k].m);
+                break;
+            case ST_GPT2:
+                split_gpt2(&x, a, b);
+                break;
+            case ST_LLAMA3:
+                split_llama3(&x, a, b);
+                break;
+            case ST_TRAILING_SPACE:
+                split_trailing_space(&x, a, b);
+                break;
             }
         }
         ends_list t = cur;

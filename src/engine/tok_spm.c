@@ -16,7 +16,8 @@ static const char SPACE_MARK[3] = {'\xe2', '\x96', '\x81'}; /* U+2581 */
 static char *escape(const char *text, size_t len, bool space_prefix, size_t *out_len)
 {
     size_t spaces = space_prefix;
-    for (size_t i = 0; i < len; i++) spaces += text[i] == ' ';
+    for (size_t i = 0; i < len; i++)
+        spaces += text[i] == ' ';
     size_t n;
     if (!rx_mul_size(spaces, 2, &n) || !rx_add_size(n, len + space_prefix, &n)) return NULL;
     char *s = malloc(n ? n : 1);
@@ -46,7 +47,7 @@ static rx_status try_pair(spm_state *st, int32_t left, int32_t right)
     const rx_tok_sym *l = &st->sym[left], *r = &st->sym[right];
     int32_t id = rx_tok__find(st->tok, st->text + l->off, l->len + r->len);
     if (id < 0) return RX_OK;
-    rx_tok_bigram b = {left, right, l->len + r->len, st->tok->toks[id].score};
+    rx_tok_bigram b = {left, l->len + r->len, st->tok->toks[id].score};
     return rx_tok__heap_push(&st->heap, b);
 }
 
@@ -71,9 +72,11 @@ static rx_status merge_all(spm_state *st)
     rx_status s = RX_OK;
     while (st->heap.n && s == RX_OK) {
         rx_tok_bigram b = rx_tok__heap_pop(&st->heap);
-        rx_tok_sym *l = &st->sym[b.left], *r = &st->sym[b.right];
-        /* Stale entry: one side was merged away or grew since it was queued. */
-        if (l->len == 0 || r->len == 0 || l->len + r->len != b.size) continue;
+        rx_tok_sym *l = &st->sym[b.left];
+        /* Stale entry: the left side was merged away, or either side grew since it was
+         * queued (both only ever grow, so the size alone tells). */
+        if (l->len == 0 || l->next < 0 || l->len + st->sym[l->next].len != b.size) continue;
+        rx_tok_sym *r = &st->sym[l->next];
         l->len += r->len;
         r->len = 0;
         l->next = r->next;
@@ -100,9 +103,11 @@ rx_status rx_tok__spm(const rx_tokenizer *tok, const char *raw, size_t raw_len, 
         st.sym[n] = (rx_tok_sym){n - 1, off + cl == len ? -1 : n + 1, (uint32_t)off, (uint32_t)cl};
         off += cl;
     }
-    for (int32_t i = 1; i < n && s == RX_OK; i++) s = try_pair(&st, i - 1, i);
+    for (int32_t i = 1; i < n && s == RX_OK; i++)
+        s = try_pair(&st, i - 1, i);
     if (s == RX_OK) s = merge_all(&st);
-    for (int32_t i = n ? 0 : -1; i >= 0 && s == RX_OK; i = st.sym[i].next) s = emit_symbol(&st, i, ids);
+    for (int32_t i = n ? 0 : -1; i >= 0 && s == RX_OK; i = st.sym[i].next)
+        s = emit_symbol(&st, i, ids);
     free(st.heap.v);
     free(st.sym);
     free(text);

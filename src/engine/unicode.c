@@ -3,6 +3,7 @@
 
 rx_ucat rx_unicode_cat(uint32_t cpt)
 {
+    if (cpt < 0x800) return (rx_ucat)((rx_unicode_low[cpt / 2] >> (cpt % 2 * 4)) & 7);
     if (cpt >= RX_UNICODE_MAX) return RX_UCAT_NONE;
     /* Binary search for the last run starting at or before cpt; run 0 starts at U+0000. */
     size_t lo = 0, hi = rx_unicode_n_runs;
@@ -18,6 +19,7 @@ rx_ucat rx_unicode_cat(uint32_t cpt)
 
 bool rx_unicode_is_space(uint32_t cpt)
 {
+    if (cpt < 0x85) return cpt == ' ' || (cpt >= 0x09 && cpt <= 0x0D);
     for (size_t i = 0; i < rx_unicode_n_space; i++) {
         if (cpt < rx_unicode_space[i][0]) return false;
         if (cpt <= rx_unicode_space[i][1]) return true;
@@ -31,7 +33,10 @@ size_t rx_utf8_len(uint8_t lead)
     return by_nibble[lead >> 4];
 }
 
-static bool cont(uint8_t b) { return (b & 0xC0) == 0x80; }
+static bool cont(uint8_t b)
+{
+    return (b & 0xC0) == 0x80;
+}
 
 uint32_t rx_utf8_decode(const uint8_t *s, size_t n, size_t *used)
 {
@@ -113,7 +118,8 @@ uint32_t rx_byte_to_cpt(uint8_t b)
 {
     if (byte_is_printable(b)) return b;
     unsigned n = 0; /* rank of b among the non-printable bytes */
-    for (unsigned c = 0; c < b; c++) n += !byte_is_printable(c);
+    for (unsigned c = 0; c < b; c++)
+        n += !byte_is_printable(c);
     return 0x100 + n;
 }
 

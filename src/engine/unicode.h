@@ -24,6 +24,7 @@ typedef enum {
 #define RX_UNICODE_MAX 0x110000u
 #define RX_UNICODE_REPLACEMENT 0xFFFDu
 
+extern const uint8_t rx_unicode_low[0x400]; /* categories below U+0800, two per byte */
 extern const uint32_t rx_unicode_runs[];
 extern const size_t rx_unicode_n_runs;
 extern const uint32_t rx_unicode_space[][2];
