@@ -6,6 +6,7 @@
 #ifndef RX_ENGINE_KERNELS_H
 #define RX_ENGINE_KERNELS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "reflex/types.h"
@@ -18,11 +19,24 @@ typedef void (*rx_from_float_fn)(const float *restrict x, void *restrict y, int6
 typedef void (*rx_vec_dot_fn)(int64_t n, float *restrict s, const void *restrict x,
                               const void *restrict y);
 
+/* Matmul micro-kernel: for r < nr and t < nt,
+ *   s[t*ld_s + r] = dot(row r of w, row t of a)
+ * where w rows (weight type) are w_stride bytes apart and a rows (vec_dot_type) a_stride bytes
+ * apart, each n elements long. nr <= RX_TILE_ROWS and nt <= RX_TILE_TOKENS. Loading a weight
+ * block once for several tokens, and an activation block once for several rows, is what makes
+ * it faster than calling vec_dot nr*nt times. */
+#define RX_TILE_ROWS 4
+#define RX_TILE_TOKENS 4
+typedef void (*rx_tile_fn)(int64_t n, float *restrict s, int64_t ld_s, const void *restrict w,
+                           size_t w_stride, const void *restrict a, size_t a_stride, int nr,
+                           int nt);
+
 typedef struct {
-    rx_type vec_dot_type;    /* what activations are converted to before vec_dot */
-    rx_to_float_fn to_float; /* NULL if the type cannot be read */
+    rx_type vec_dot_type;        /* what activations are converted to before vec_dot */
+    rx_to_float_fn to_float;     /* NULL if the type cannot be read */
     rx_from_float_fn from_float; /* NULL if the type cannot be written */
-    rx_vec_dot_fn vec_dot;   /* NULL if the type cannot be multiplied */
+    rx_vec_dot_fn vec_dot;       /* NULL if the type cannot be multiplied */
+    rx_tile_fn tile;             /* NULL: the matmul falls back to vec_dot */
 } rx_type_kernels;
 
 typedef struct {
@@ -40,7 +54,8 @@ const rx_kernel_set *rx_kernels_select(const char *force);
 
 /* Deterministic reference quantization of nrows rows of n_per_row floats, as llama.cpp's
  * `quantize_row_<type>_ref` does it (so files written with it are byte-identical to
- * llama-quantize's without an importance matrix). Returns bytes written. */
+ * llama-quantize's without an importance matrix). Supports F32, F16, BF16, Q4_0, Q5_0, Q8_0,
+ * Q4_K and Q6_K; returns bytes written, or 0 for any other type. Thread-safe. */
 size_t rx_quantize_rows(rx_type type, const float *src, void *dst, int64_t nrows,
                         int64_t n_per_row);
 

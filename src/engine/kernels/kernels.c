@@ -1,0 +1,106 @@
+/* The plain-C kernel table, run-time choice of the best table for this CPU, and the
+ * deterministic quantizer used to write model files. */
+#include "engine/kernels/kernels.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/kernels/internal.h"
+
+static const rx_kernel_set ref_set = {
+    .name = "ref",
+    .type =
+        {
+            [RX_TYPE_F32] = {RX_TYPE_F32, rx_kernels__f32_to_float, rx_kernels__f32_from_float,
+                             rx_kernels__dot_f32_ref, NULL},
+            [RX_TYPE_F16] = {RX_TYPE_F16, rx_kernels__f16_to_float_ref,
+                             rx_kernels__f16_from_float_ref, rx_kernels__dot_f16_ref, NULL},
+            [RX_TYPE_BF16] = {RX_TYPE_BF16, rx_kernels__bf16_to_float_ref,
+                              rx_kernels__bf16_from_float_ref, rx_kernels__dot_bf16_ref, NULL},
+            [RX_TYPE_Q4_0] = {RX_TYPE_Q8_0, rx_kernels__q4_0_to_float_ref,
+                              rx_kernels__q4_0_quantize_ref, rx_kernels__dot_q4_0_q8_0_ref, NULL},
+            [RX_TYPE_Q5_0] = {RX_TYPE_Q8_0, rx_kernels__q5_0_to_float_ref,
+                              rx_kernels__q5_0_quantize_ref, rx_kernels__dot_q5_0_q8_0_ref, NULL},
+            [RX_TYPE_Q8_0] = {RX_TYPE_Q8_0, rx_kernels__q8_0_to_float_ref,
+                              rx_kernels__q8_0_from_float_ref, rx_kernels__dot_q8_0_q8_0_ref, NULL},
+            [RX_TYPE_Q4_K] = {RX_TYPE_Q8_K, rx_kernels__q4_K_to_float_ref,
+                              rx_kernels__q4_K_quantize_ref, rx_kernels__dot_q4_K_q8_K_ref, NULL},
+            [RX_TYPE_Q6_K] = {RX_TYPE_Q8_K, rx_kernels__q6_K_to_float_ref,
+                              rx_kernels__q6_K_quantize_ref, rx_kernels__dot_q6_K_q8_K_ref, NULL},
+            [RX_TYPE_Q8_K] = {RX_TYPE_Q8_K, rx_kernels__q8_K_to_float_ref,
+                              rx_kernels__q8_K_from_float_ref, NULL, NULL},
+        },
+};
+
+const rx_kernel_set *rx_kernels_ref(void)
+{
+    return &ref_set;
+}
+
+const rx_kernel_set *rx_kernels_avx2(void)
+{
+#if defined(RX_FORCE_REF) || !defined(__x86_64__)
+    return NULL;
+#else
+    /* __builtin_cpu_supports runs cpuid once (in libgcc's constructor) and then only reads a
+     * cached word, so calling this repeatedly is cheap and free of data races. */
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma") ||
+        !__builtin_cpu_supports("f16c")) {
+        return NULL;
+    }
+    return rx_kernels__avx2_table();
+#endif
+}
+
+const rx_kernel_set *rx_kernels_select(const char *force)
+{
+    if (force == NULL) force = getenv("RX_KERNELS");
+    if (force != NULL && *force != '\0') {
+        if (strcmp(force, "ref") == 0) return rx_kernels_ref();
+        if (strcmp(force, "avx2") == 0) return rx_kernels_avx2();
+        return NULL;
+    }
+    const rx_kernel_set *best = rx_kernels_avx2();
+    return best ? best : rx_kernels_ref();
+}
+
+size_t rx_quantize_rows(rx_type type, const float *src, void *dst, int64_t nrows, int64_t n_per_row)
+{
+    rx_from_float_fn quantize;
+    switch (type) {
+    case RX_TYPE_F32:
+        quantize = rx_kernels__f32_from_float;
+        break;
+    case RX_TYPE_F16:
+        quantize = rx_kernels__f16_from_float_ref;
+        break;
+    case RX_TYPE_BF16:
+        quantize = rx_kernels__bf16_from_float_ref;
+        break;
+    case RX_TYPE_Q4_0:
+        quantize = rx_kernels__q4_0_quantize_ref;
+        break;
+    case RX_TYPE_Q5_0:
+        quantize = rx_kernels__q5_0_quantize_ref;
+        break;
+    /* not the activation quantizer: files round half away from zero */
+    case RX_TYPE_Q8_0:
+        quantize = rx_kernels__q8_0_quantize_ref;
+        break;
+    case RX_TYPE_Q4_K:
+        quantize = rx_kernels__q4_K_quantize_ref;
+        break;
+    case RX_TYPE_Q6_K:
+        quantize = rx_kernels__q6_K_quantize_ref;
+        break;
+    default:
+        return 0;
+    }
+    size_t row_bytes = rx_row_size(type, n_per_row);
+    char *out = dst;
+    for (int64_t r = 0; r < nrows; r++) {
+        quantize(src + r * n_per_row, out + (size_t)r * row_bytes, n_per_row);
+    }
+    return (size_t)nrows * row_bytes;
+}

@@ -1,0 +1,203 @@
+/* AVX2 kernels of the 32-element block types: Q4_0, Q5_0 and Q8_0 weights against Q8_0
+ * activations (dot products and matmul tiles), and the Q8_0 activation quantizer.
+ * Q4_0 and Q5_0 codes stay unsigned (0..15, 0..31) so maddubs applies directly; the offset
+ * (8 or 16) times the activation block's sum is subtracted once per block and token. */
+#include "engine/kernels/internal.h"
+#include "engine/kernels/simd_avx2.h"
+
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+/* --- activation quantization ------------------------------------------------------------- */
+
+/* 32 int32 lanes in four vectors to 32 int8 in element order (packs interleave the lanes). */
+static inline __m256i pack_i32x32_to_i8(__m256i a, __m256i b, __m256i c, __m256i d)
+{
+    __m256i ab = _mm256_packs_epi32(a, b), cd = _mm256_packs_epi32(c, d);
+    __m256i v = _mm256_packs_epi16(ab, cd);
+    return _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+/* d = amax/127 and codes round(x * 127/amax), ties to even: llama.cpp's x86 run-time path. */
+void rx_kernels__q8_0_from_float_avx2(const float *restrict x, void *restrict y, int64_t n)
+{
+    rx_block_q8_0 *b = y;
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int64_t i = 0; i < n / RX_QK; i++, x += RX_QK) {
+        __m256 v[4], m = _mm256_setzero_ps();
+        for (int k = 0; k < 4; k++) {
+            v[k] = _mm256_loadu_ps(x + 8 * k);
+            m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v[k]));
+        }
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+        float amax = _mm_cvtss_f32(m4);
+        b[i].d = (uint16_t)_mm_extract_epi16(_mm_cvtps_ph(_mm_set_ss(amax / 127.f), 0), 0);
+        __m256 id = _mm256_set1_ps(amax != 0.0f ? 127.f / amax : 0.0f);
+        __m256i q[4];
+        for (int k = 0; k < 4; k++) {
+            __m256 r = _mm256_round_ps(_mm256_mul_ps(v[k], id),
+                                       _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            q[k] = _mm256_cvtps_epi32(r);
+        }
+        _mm256_storeu_si256((__m256i *)b[i].qs, pack_i32x32_to_i8(q[0], q[1], q[2], q[3]));
+    }
+}
+
+/* --- weight decoding ------------------------------------------------------------------------ */
+
+static ALWAYS_INLINE __m256i q4_0_codes(const rx_block_q4_0 *b)
+{
+    return rx_nibbles_to_bytes(b->qs);
+}
+
+static ALWAYS_INLINE __m256i q5_0_codes(const rx_block_q5_0 *b)
+{
+    __m256i high = _mm256_and_si256(rx_bits_to_bytes(b->qh), _mm256_set1_epi8(0x10));
+    return _mm256_or_si256(rx_nibbles_to_bytes(b->qs), high);
+}
+
+/* --- tiles ------------------------------------------------------------------------------- */
+
+enum wtype { W_Q4_0, W_Q5_0, W_Q8_0 };
+
+static ALWAYS_INLINE size_t block_bytes(enum wtype wt)
+{
+    return wt == W_Q4_0   ? sizeof(rx_block_q4_0)
+           : wt == W_Q5_0 ? sizeof(rx_block_q5_0)
+                          : sizeof(rx_block_q8_0);
+}
+
+/* Weight codes of block p as bytes: unsigned for Q4_0/Q5_0, their magnitudes for Q8_0 (whose
+ * signs are moved onto the activations in the inner loop). */
+static ALWAYS_INLINE __m256i weight_codes(enum wtype wt, const char *p)
+{
+    if (wt == W_Q4_0) return q4_0_codes((const rx_block_q4_0 *)p);
+    if (wt == W_Q5_0) return q5_0_codes((const rx_block_q5_0 *)p);
+    __m256i q = _mm256_loadu_si256((const __m256i *)((const rx_block_q8_0 *)p)->qs);
+    return q;
+}
+
+static ALWAYS_INLINE int code_offset(enum wtype wt)
+{
+    return wt == W_Q4_0 ? 8 : wt == W_Q5_0 ? 16 : 0;
+}
+
+/* nr x nt dot products over nb blocks; the weight block is decoded once for all nt tokens and
+ * each activation block (with its offset correction) once for all nr rows. */
+static ALWAYS_INLINE void tile_q(int64_t nb, float *restrict s, int64_t ld_s,
+                                 const char *restrict w, size_t ws, const char *restrict a,
+                                 size_t as, const int nr, const int nt, enum wtype wt)
+{
+    __m256 acc[RX_TILE_ROWS][2];
+#pragma GCC unroll 4
+    for (int r = 0; r < nr; r++) {
+#pragma GCC unroll 2
+        for (int t = 0; t < nt; t++)
+            acc[r][t] = _mm256_setzero_ps();
+    }
+    const size_t bb = block_bytes(wt);
+    for (int64_t i = 0; i < nb; i++) {
+        __m256i yq[2], corr[2];
+        __m256 yd[2];
+#pragma GCC unroll 2
+        for (int t = 0; t < nt; t++) {
+            const rx_block_q8_0 *yb = (const rx_block_q8_0 *)(a + t * as) + i;
+            yq[t] = _mm256_loadu_si256((const __m256i *)yb->qs);
+            yd[t] = _mm256_set1_ps(rx_half_to_float(yb->d));
+            if (code_offset(wt))
+                corr[t] = rx_dot_u8s8(_mm256_set1_epi8((char)code_offset(wt)), yq[t]);
+        }
+#pragma GCC unroll 4
+        for (int r = 0; r < nr; r++) {
+            const char *wb = w + r * ws + (size_t)i * bb;
+            _mm_prefetch(wb + 512, _MM_HINT_T0);
+            __m256i u = weight_codes(wt, wb);
+            uint16_t wh;
+            memcpy(&wh, wb, 2); /* every block starts with its fp16 scale */
+            __m256 wd = _mm256_set1_ps(rx_half_to_float(wh));
+            __m256i mag = wt == W_Q8_0 ? _mm256_sign_epi8(u, u) : u;
+#pragma GCC unroll 2
+            for (int t = 0; t < nt; t++) {
+                __m256i p;
+                if (wt == W_Q8_0) {
+                    p = rx_dot_u8s8(mag, _mm256_sign_epi8(yq[t], u));
+                } else {
+                    p = _mm256_sub_epi32(rx_dot_u8s8(u, yq[t]), corr[t]);
+                }
+                acc[r][t] =
+                    _mm256_fmadd_ps(_mm256_mul_ps(wd, yd[t]), _mm256_cvtepi32_ps(p), acc[r][t]);
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < nr; r++) {
+#pragma GCC unroll 2
+        for (int t = 0; t < nt; t++)
+            s[t * ld_s + r] = rx_hsum_ps(acc[r][t]);
+    }
+}
+
+/* Walks an nr x nt request in 4x2 pieces (rows x tokens). */
+static ALWAYS_INLINE void tile_walk(int64_t n, float *restrict s, int64_t ld_s,
+                                    const void *restrict w, size_t ws, const void *restrict a,
+                                    size_t as, int nr, int nt, enum wtype wt)
+{
+    const int64_t nb = n / RX_QK;
+    const char *wc = w, *ac = a;
+    for (int t = 0; t < nt; t += 2) {
+        const char *at = ac + (size_t)t * as;
+        float *st = s + t * ld_s;
+        if (nr == 4 && nt - t >= 2) {
+            tile_q(nb, st, ld_s, wc, ws, at, as, 4, 2, wt);
+        } else if (nr == 4) {
+            tile_q(nb, st, ld_s, wc, ws, at, as, 4, 1, wt);
+        } else {
+            for (int r = 0; r < nr; r++) {
+                if (nt - t >= 2) {
+                    tile_q(nb, st + r, ld_s, wc + r * ws, ws, at, as, 1, 2, wt);
+                } else {
+                    tile_q(nb, st + r, ld_s, wc + r * ws, ws, at, as, 1, 1, wt);
+                }
+            }
+        }
+    }
+}
+
+void rx_kernels__tile_q4_0_avx2(int64_t n, float *restrict s, int64_t ld_s, const void *restrict w,
+                                size_t ws, const void *restrict a, size_t as, int nr, int nt)
+{
+    tile_walk(n, s, ld_s, w, ws, a, as, nr, nt, W_Q4_0);
+}
+
+void rx_kernels__tile_q5_0_avx2(int64_t n, float *restrict s, int64_t ld_s, const void *restrict w,
+                                size_t ws, const void *restrict a, size_t as, int nr, int nt)
+{
+    tile_walk(n, s, ld_s, w, ws, a, as, nr, nt, W_Q5_0);
+}
+
+void rx_kernels__tile_q8_0_avx2(int64_t n, float *restrict s, int64_t ld_s, const void *restrict w,
+                                size_t ws, const void *restrict a, size_t as, int nr, int nt)
+{
+    tile_walk(n, s, ld_s, w, ws, a, as, nr, nt, W_Q8_0);
+}
+
+/* --- single dot products: a 1x1 tile ------------------------------------------------------ */
+
+void rx_kernels__dot_q4_0_q8_0_avx2(int64_t n, float *restrict s, const void *restrict x,
+                                    const void *restrict y)
+{
+    tile_q(n / RX_QK, s, 1, x, 0, y, 0, 1, 1, W_Q4_0);
+}
+
+void rx_kernels__dot_q5_0_q8_0_avx2(int64_t n, float *restrict s, const void *restrict x,
+                                    const void *restrict y)
+{
+    tile_q(n / RX_QK, s, 1, x, 0, y, 0, 1, 1, W_Q5_0);
+}
+
+void rx_kernels__dot_q8_0_q8_0_avx2(int64_t n, float *restrict s, const void *restrict x,
+                                    const void *restrict y)
+{
+    tile_q(n / RX_QK, s, 1, x, 0, y, 0, 1, 1, W_Q8_0);
+}

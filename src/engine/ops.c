@@ -1,0 +1,70 @@
+/* Element-wise operations of the forward pass (see ops.h for the numerics they follow). */
+#include "engine/ops.h"
+
+#include <math.h>
+
+void rx_op_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps)
+{
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i++) sum += (double)(x[i] * x[i]);
+    const float mean = (float)(sum / (double)n);
+    const float scale = 1.0f / sqrtf(mean + eps);
+    for (int64_t i = 0; i < n; i++) y[i] = (x[i] * scale) * w[i];
+}
+
+void rx_op_rope(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, int32_t pos,
+                float freq_base, float freq_scale)
+{
+    /* the angle advances by a constant factor per pair, computed the way ggml does so that
+     * float rounding matches */
+    const float theta_scale = powf(freq_base, -2.0f / (float)n_rot);
+    for (int64_t h = 0; h < n_heads; h++) {
+        float *v = x + h * head_dim;
+        float theta = (float)pos;
+        for (int64_t i = 0; i < n_rot; i += 2) {
+            const float angle = freq_scale * theta;
+            const float c = cosf(angle), s = sinf(angle);
+            const float a = v[i], b = v[i + 1];
+            v[i] = a * c - b * s;
+            v[i + 1] = a * s + b * c;
+            theta *= theta_scale;
+        }
+    }
+}
+
+void rx_op_softmax(float *x, int64_t n, float scale)
+{
+    float max = -INFINITY;
+    for (int64_t i = 0; i < n; i++) {
+        x[i] *= scale;
+        if (x[i] > max) max = x[i];
+    }
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        x[i] = expf(x[i] - max);
+        sum += (double)x[i];
+    }
+    const float inv = (float)(1.0 / sum);
+    for (int64_t i = 0; i < n; i++) x[i] *= inv;
+}
+
+void rx_op_swiglu(float *g, const float *u, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
+void rx_op_add(float *y, const float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) y[i] += x[i];
+}
+
+void rx_op_log_softmax(float *out, const float *logits, int64_t n)
+{
+    float max = -INFINITY;
+    for (int64_t i = 0; i < n; i++)
+        if (logits[i] > max) max = logits[i];
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i++) sum += exp((double)logits[i] - max);
+    const double lse = log(sum) + max;
+    for (int64_t i = 0; i < n; i++) out[i] = (float)((double)logits[i] - lse);
+}

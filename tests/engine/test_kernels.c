@@ -1,0 +1,284 @@
+/* engine/kernels: every SIMD kernel against its plain-C twin on random data (odd sizes, one
+ * and many blocks), dequantize(quantize(x)) error per type, and the activation quantizers. */
+#include "rxtest.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/kernels/kernels.h"
+
+/* Relative RMS error of dequantize(quantize(x)) for x ~ N(0,1), per type: a 4-bit grid over a
+ * block's range gives ~0.1, 5 bits half that, 8 bits ~0.005; K types fit scales and mins. */
+static const struct {
+    rx_type type;
+    double max_rel_rms;
+} round_trip_bound[] = {
+    {RX_TYPE_F32, 0},     {RX_TYPE_F16, 5e-4},  {RX_TYPE_BF16, 4e-3},
+    {RX_TYPE_Q8_0, 8e-3}, {RX_TYPE_Q4_0, 0.13}, {RX_TYPE_Q5_0, 0.065},
+    {RX_TYPE_Q4_K, 0.11}, {RX_TYPE_Q6_K, 0.03}, {RX_TYPE_Q8_K, 8e-3},
+};
+
+/* A SIMD dot may differ from the scalar one only by float summation order: bound the
+ * difference by this fraction of sum |w_i * a_i|. */
+#define DOT_REL_TOL 2e-5
+
+static const rx_type weight_types[] = {RX_TYPE_F32,  RX_TYPE_F16,  RX_TYPE_BF16, RX_TYPE_Q8_0,
+                                       RX_TYPE_Q4_0, RX_TYPE_Q5_0, RX_TYPE_Q4_K, RX_TYPE_Q6_K};
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+
+static double uniform(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (double)(rng_state >> 11) / 9007199254740992.0;
+}
+
+static float gaussian(void)
+{
+    double u = uniform() + 1e-12, v = uniform();
+    return (float)(sqrt(-2 * log(u)) * cos(6.283185307179586 * v));
+}
+
+static float *random_floats(int64_t n)
+{
+    float *x = malloc((size_t)n * sizeof *x);
+    for (int64_t i = 0; i < n; i++)
+        x[i] = gaussian();
+    return x;
+}
+
+/* Element counts to try for a type: one block, several, and an odd count for float types. */
+static int sizes_for(rx_type t, int64_t out[4])
+{
+    int64_t bs = rx_type_get(t)->block_size;
+    if (bs == 1) {
+        out[0] = 1, out[1] = 7, out[2] = 33, out[3] = 1000;
+        return 4;
+    }
+    out[0] = bs, out[1] = 3 * bs, out[2] = 2048 > 8 * bs ? 2048 : 8 * bs;
+    return 3;
+}
+
+static void test_round_trip(void **state)
+{
+    (void)state;
+    const rx_kernel_set *ref = rx_kernels_ref();
+    for (size_t i = 0; i < sizeof round_trip_bound / sizeof round_trip_bound[0]; i++) {
+        rx_type t = round_trip_bound[i].type;
+        const int64_t n = 4096;
+        float *x = random_floats(n), *back = malloc(n * sizeof *back);
+        void *q = malloc(rx_row_size(t, n));
+        ref->type[t].from_float(x, q, n);
+        ref->type[t].to_float(q, back, n);
+        double err = 0, norm = 0;
+        for (int64_t k = 0; k < n; k++) {
+            err += (double)(x[k] - back[k]) * (x[k] - back[k]);
+            norm += (double)x[k] * x[k];
+        }
+        double rel = sqrt(err / norm);
+        if (rel > round_trip_bound[i].max_rel_rms) {
+            fail_msg("%s: round-trip rel rms %g > %g", rx_type_name(t), rel,
+                     round_trip_bound[i].max_rel_rms);
+        }
+        /* the file quantizer must agree with the table's from_float for weight types */
+        if (t != RX_TYPE_Q8_K && t != RX_TYPE_Q8_0) {
+            void *q2 = malloc(rx_row_size(t, n));
+            assert_int_equal(rx_quantize_rows(t, x, q2, 1, n), rx_row_size(t, n));
+            assert_memory_equal(q, q2, rx_row_size(t, n));
+            free(q2);
+        }
+        free(x), free(back), free(q);
+    }
+}
+
+/* The activation quantizers of every set must produce the same bytes as ref's. */
+static void test_activation_quantizers_match(void **state)
+{
+    (void)state;
+    const rx_kernel_set *ref = rx_kernels_ref(), *simd = rx_kernels_avx2();
+    if (!simd) skip();
+    const rx_type act[] = {RX_TYPE_F16, RX_TYPE_BF16, RX_TYPE_Q8_0, RX_TYPE_Q8_K};
+    for (size_t i = 0; i < sizeof act / sizeof act[0]; i++) {
+        const int64_t n = 2048;
+        float *x = random_floats(n);
+        x[5] = 0.5f * x[7]; /* ties and zero blocks exercise the rounding rules */
+        for (int k = 256; k < 512; k++)
+            x[k] = 0;
+        size_t bytes = rx_row_size(act[i], n);
+        void *a = malloc(bytes), *b = malloc(bytes);
+        ref->type[act[i]].from_float(x, a, n);
+        simd->type[act[i]].from_float(x, b, n);
+        if (memcmp(a, b, bytes) != 0) fail_msg("%s: avx2 from_float differs", rx_type_name(act[i]));
+        free(x), free(a), free(b);
+    }
+}
+
+/* Q8_0 activations round half to even (llama.cpp's run-time path); files round away. */
+static void test_q8_0_rounding(void **state)
+{
+    (void)state;
+    float x[32] = {127.0f, 0.5f, 1.5f, 2.5f, -0.5f, -2.5f};
+    uint8_t act[34], file[34];
+    rx_kernels_ref()->type[RX_TYPE_Q8_0].from_float(x, act, 32);
+    rx_quantize_rows(RX_TYPE_Q8_0, x, file, 1, 32);
+    const int8_t *qa = (const int8_t *)act + 2, *qf = (const int8_t *)file + 2;
+    assert_int_equal(qa[1], 0), assert_int_equal(qa[2], 2), assert_int_equal(qa[3], 2);
+    assert_int_equal(qa[5], -2);
+    assert_int_equal(qf[1], 1), assert_int_equal(qf[3], 3), assert_int_equal(qf[5], -3);
+}
+
+static double abs_dot(const float *a, const float *b, int64_t n)
+{
+    double s = 0;
+    for (int64_t i = 0; i < n; i++)
+        s += fabs((double)a[i] * b[i]);
+    return s;
+}
+
+/* Weights (nr rows) and activations (nt rows) of length n, quantized by ref. */
+typedef struct {
+    void *w, *a;
+    float *wf, *af; /* their dequantized values */
+    size_t w_row, a_row;
+} operands;
+
+static operands make_operands(rx_type t, int64_t n, int nr, int nt)
+{
+    const rx_kernel_set *ref = rx_kernels_ref();
+    rx_type vt = ref->type[t].vec_dot_type;
+    operands o = {.w_row = rx_row_size(t, n), .a_row = rx_row_size(vt, n)};
+    float *x = random_floats(n * (nr > nt ? nr : nt));
+    o.w = malloc(o.w_row * nr), o.a = malloc(o.a_row * nt);
+    o.wf = malloc(sizeof(float) * n * nr), o.af = malloc(sizeof(float) * n * nt);
+    rx_quantize_rows(t, x, o.w, nr, n);
+    for (int r = 0; r < nr; r++)
+        ref->type[t].to_float((char *)o.w + r * o.w_row, o.wf + r * n, n);
+    free(x);
+    x = random_floats(n * nt);
+    for (int k = 0; k < nt; k++) {
+        ref->type[vt].from_float(x + k * n, (char *)o.a + k * o.a_row, n);
+        ref->type[vt].to_float((char *)o.a + k * o.a_row, o.af + k * n, n);
+    }
+    free(x);
+    return o;
+}
+
+static void free_operands(operands *o)
+{
+    free(o->w), free(o->a), free(o->wf), free(o->af);
+}
+
+static void test_vec_dot_matches_ref(void **state)
+{
+    (void)state;
+    const rx_kernel_set *ref = rx_kernels_ref(), *simd = rx_kernels_avx2();
+    if (!simd) skip();
+    for (size_t i = 0; i < sizeof weight_types / sizeof weight_types[0]; i++) {
+        rx_type t = weight_types[i];
+        int64_t sizes[4];
+        int ns = sizes_for(t, sizes);
+        for (int si = 0; si < ns; si++) {
+            int64_t n = sizes[si];
+            operands o = make_operands(t, n, 1, 1);
+            float want, got;
+            ref->type[t].vec_dot(n, &want, o.w, o.a);
+            simd->type[t].vec_dot(n, &got, o.w, o.a);
+            double tol = DOT_REL_TOL * abs_dot(o.wf, o.af, n) + 1e-30;
+            if (fabs((double)want - got) > tol) {
+                fail_msg("%s n=%lld: avx2 %g ref %g (tol %g)", rx_type_name(t), (long long)n, got,
+                         want, tol);
+            }
+            free_operands(&o);
+        }
+    }
+}
+
+/* Every tile shape up to RX_TILE_ROWS x RX_TILE_TOKENS against ref vec_dot, in a strided y. */
+static void test_tiles_match_ref(void **state)
+{
+    (void)state;
+    const rx_kernel_set *ref = rx_kernels_ref(), *simd = rx_kernels_avx2();
+    if (!simd) skip();
+    for (size_t i = 0; i < sizeof weight_types / sizeof weight_types[0]; i++) {
+        rx_type t = weight_types[i];
+        if (!simd->type[t].tile) continue;
+        int64_t sizes[4];
+        int ns = sizes_for(t, sizes);
+        for (int si = 0; si < ns; si++) {
+            int64_t n = sizes[si];
+            operands o = make_operands(t, n, RX_TILE_ROWS, RX_TILE_TOKENS);
+            for (int nr = 1; nr <= RX_TILE_ROWS; nr++) {
+                for (int nt = 1; nt <= RX_TILE_TOKENS; nt++) {
+                    const int64_t ld = 7;
+                    float s[RX_TILE_TOKENS * 7];
+                    simd->type[t].tile(n, s, ld, o.w, o.w_row, o.a, o.a_row, nr, nt);
+                    for (int r = 0; r < nr; r++) {
+                        for (int k = 0; k < nt; k++) {
+                            float want;
+                            ref->type[t].vec_dot(n, &want, (char *)o.w + r * o.w_row,
+                                                 (char *)o.a + k * o.a_row);
+                            double tol = DOT_REL_TOL * abs_dot(o.wf + r * n, o.af + k * n, n);
+                            if (fabs((double)want - s[k * ld + r]) > tol + 1e-30) {
+                                fail_msg("%s n=%lld tile %dx%d [%d,%d]: %g vs %g", rx_type_name(t),
+                                         (long long)n, nr, nt, r, k, s[k * ld + r], want);
+                            }
+                        }
+                    }
+                }
+            }
+            free_operands(&o);
+        }
+    }
+}
+
+/* ref vec_dot agrees with a double-precision dot of the dequantized operands. */
+static void test_ref_dot_exactness(void **state)
+{
+    (void)state;
+    const rx_kernel_set *ref = rx_kernels_ref();
+    for (size_t i = 0; i < sizeof weight_types / sizeof weight_types[0]; i++) {
+        rx_type t = weight_types[i];
+        const int64_t n = 1024;
+        operands o = make_operands(t, n, 1, 1);
+        double want = 0;
+        for (int64_t k = 0; k < n; k++)
+            want += (double)o.wf[k] * o.af[k];
+        float got;
+        ref->type[t].vec_dot(n, &got, o.w, o.a);
+        double tol = 1e-5 * abs_dot(o.wf, o.af, n);
+        if (fabs(want - got) > tol) fail_msg("%s: ref dot %g vs %g", rx_type_name(t), got, want);
+        free_operands(&o);
+    }
+}
+
+static void test_select(void **state)
+{
+    (void)state;
+    assert_ptr_equal(rx_kernels_select("ref"), rx_kernels_ref());
+    assert_string_equal(rx_kernels_select("ref")->name, "ref");
+    assert_null(rx_kernels_select("neon-nope"));
+    assert_ptr_equal(rx_kernels_select("avx2"), rx_kernels_avx2());
+    const rx_kernel_set *best = rx_kernels_select(NULL);
+    assert_non_null(best);
+#ifdef RX_FORCE_REF
+    assert_null(rx_kernels_avx2());
+#endif
+    assert_int_equal(rx_quantize_rows(RX_TYPE_Q2_K, NULL, NULL, 1, 256), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_activation_quantizers_match),
+        cmocka_unit_test(test_q8_0_rounding),
+        cmocka_unit_test(test_ref_dot_exactness),
+        cmocka_unit_test(test_vec_dot_matches_ref),
+        cmocka_unit_test(test_tiles_match_ref),
+        cmocka_unit_test(test_select),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,136 @@
+/* engine/matmul: every weight type against a naive double-precision product, with odd row
+ * counts, 1..64 tokens, 1 and 2 threads, and both kernel sets. */
+#include "rxtest.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/matmul.h"
+
+/* The matmul computes with dequantized weights and quantized activations; against a double
+ * product of exactly those operands only float summation order remains. Bound the error by
+ * this fraction of sum |w*a|. */
+#define MATMUL_REL_TOL 3e-5
+
+static uint64_t rng = 88172645463325252ull;
+
+static float gaussian(void)
+{
+    double u, v;
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+    u = (double)(rng >> 11) / 9007199254740992.0 + 1e-12;
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+    v = (double)(rng >> 11) / 9007199254740992.0;
+    return (float)(sqrt(-2 * log(u)) * cos(6.283185307179586 * v));
+}
+
+static void check_one(const rx_kernel_set *ks, rx_threadpool *tp, rx_type type, int64_t rows,
+                      int64_t cols, int64_t n_tokens)
+{
+    const rx_type_kernels *k = &ks->type[type];
+    const rx_type_kernels *ak = &ks->type[k->vec_dot_type];
+    size_t row_bytes = rx_row_size(type, cols);
+    float *wf = malloc(sizeof(float) * rows * cols), *x = malloc(sizeof(float) * n_tokens * cols);
+    for (int64_t i = 0; i < rows * cols; i++)
+        wf[i] = gaussian();
+    for (int64_t i = 0; i < n_tokens * cols; i++)
+        x[i] = gaussian();
+    void *w = malloc(row_bytes * rows);
+    rx_quantize_rows(type, wf, w, rows, cols);
+    for (int64_t r = 0; r < rows; r++)
+        k->to_float((char *)w + r * row_bytes, wf + r * cols, cols);
+    /* the activations as the matmul will see them */
+    float *xa = malloc(sizeof(float) * n_tokens * cols);
+    void *tmp = malloc(rx_row_size(k->vec_dot_type, cols));
+    for (int64_t t = 0; t < n_tokens; t++) {
+        ak->from_float(x + t * cols, tmp, cols);
+        ak->to_float(tmp, xa + t * cols, cols);
+    }
+    size_t scratch_size = rx_matmul_scratch_size(ks, type, cols, n_tokens);
+    void *scratch = malloc(scratch_size + 1);
+    float *y = aligned_alloc(64, ((sizeof(float) * rows * n_tokens) + 63) & ~(size_t)63);
+    rx_matrix m = {type, w, rows, cols};
+    assert_int_equal(rx_matmul(ks, tp, &m, x, n_tokens, y, (char *)scratch + 1, scratch_size),
+                     RX_OK);
+    for (int64_t t = 0; t < n_tokens; t++) {
+        for (int64_t r = 0; r < rows; r++) {
+            double want = 0, mag = 0;
+            for (int64_t c = 0; c < cols; c++) {
+                double p = (double)wf[r * cols + c] * xa[t * cols + c];
+                want += p, mag += fabs(p);
+            }
+            if (fabs(want - y[t * rows + r]) > MATMUL_REL_TOL * mag + 1e-30) {
+                fail_msg("%s/%s %lldx%lld tokens %lld threads %d: y[%lld,%lld] %g want %g",
+                         ks->name, rx_type_name(type), (long long)rows, (long long)cols,
+                         (long long)n_tokens, rx_threadpool_size(tp), (long long)t, (long long)r,
+                         y[t * rows + r], want);
+            }
+        }
+    }
+    free(wf), free(x), free(w), free(xa), free(tmp), free(scratch), free(y);
+}
+
+static void test_all_types(void **state)
+{
+    (void)state;
+    static const rx_type types[] = {RX_TYPE_F32,  RX_TYPE_F16,  RX_TYPE_BF16, RX_TYPE_Q8_0,
+                                    RX_TYPE_Q4_0, RX_TYPE_Q5_0, RX_TYPE_Q4_K, RX_TYPE_Q6_K};
+    static const int64_t tokens[] = {1, 3, 17, 64};
+    static const int64_t rows[] = {1, 5, 37, 70};
+    const rx_kernel_set *sets[] = {rx_kernels_ref(), rx_kernels_avx2()};
+    for (int n_threads = 1; n_threads <= 2; n_threads++) {
+        rx_threadpool *tp;
+        assert_int_equal(rx_threadpool_create(n_threads, &tp), RX_OK);
+        for (int s = 0; s < 2; s++) {
+            if (!sets[s]) continue;
+            for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+                int64_t bs = rx_type_get(types[i])->block_size;
+                int64_t cols = bs == 1 ? 99 : bs == 32 ? 96 : 512;
+                for (int j = 0; j < 4; j++)
+                    check_one(sets[s], tp, types[i], rows[j], cols, tokens[j]);
+                check_one(sets[s], tp, types[i], 19, cols, 5);
+            }
+        }
+        rx_threadpool_destroy(tp);
+    }
+}
+
+/* Big enough that activation conversion goes parallel. */
+static void test_parallel_conversion(void **state)
+{
+    (void)state;
+    rx_threadpool *tp;
+    assert_int_equal(rx_threadpool_create(2, &tp), RX_OK);
+    check_one(rx_kernels_select(NULL), tp, RX_TYPE_Q4_0, 33, 1024, 40);
+    check_one(rx_kernels_select(NULL), tp, RX_TYPE_Q6_K, 9, 1024, 40);
+    rx_threadpool_destroy(tp);
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    const rx_kernel_set *ks = rx_kernels_ref();
+    float x[64] = {0}, y[4];
+    uint8_t w[4 * 34] = {0}, scratch[256];
+    rx_matrix bad_type = {RX_TYPE_Q2_K, w, 1, 256};
+    assert_int_equal(rx_matmul(ks, NULL, &bad_type, x, 1, y, scratch, sizeof scratch),
+                     RX_ERR_UNSUPPORTED);
+    rx_matrix bad_cols = {RX_TYPE_Q8_0, w, 1, 33};
+    assert_int_equal(rx_matmul(ks, NULL, &bad_cols, x, 1, y, scratch, sizeof scratch),
+                     RX_ERR_INVALID_ARG);
+    rx_matrix ok = {RX_TYPE_Q8_0, w, 4, 32};
+    assert_int_equal(rx_matmul(ks, NULL, &ok, x, 1, y, scratch, 8), RX_ERR_INVALID_ARG);
+    assert_int_equal(rx_matmul(ks, NULL, &ok, x, 1, y, scratch, sizeof scratch), RX_OK);
+    assert_int_equal(rx_matmul_scratch_size(ks, RX_TYPE_F32, 64, 3), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_all_types),
+        cmocka_unit_test(test_parallel_conversion),
+        cmocka_unit_test(test_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
