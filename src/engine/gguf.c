@@ -709,8 +709,9 @@ rx_status rx_gguf_get_u32(const rx_gguf *g, const char *key, uint32_t *out)
     rx_status s = rx_gguf_get_u64(g, key, &v);
     if (s != RX_OK) return s;
     if (v > UINT32_MAX)
-        return rx_error(RX_ERR_FORMAT, "gguf: key '%s': %" PRIu64 " does not fit in 32 bits", key,
-                        v);
+        return rx_error(RX_ERR_FORMAT,
+                        "gguf: key '%s' at byte %zu: %" PRIu64 " does not fit in 32 bits", key,
+                        g->kv[rx_gguf_find_key(g, key)].value_at, v);
     *out = (uint32_t)v;
     return RX_OK;
 }
@@ -726,8 +727,9 @@ rx_status rx_gguf_get_i64(const rx_gguf *g, const char *key, int64_t *out)
     if (!load_int(kv->type, g->data + kv->value_at, &i, &u, &is_signed))
         return wrong_type(kv, "an integer");
     if (!is_signed && u > INT64_MAX)
-        return rx_error(RX_ERR_FORMAT, "gguf: key '%s': %" PRIu64 " does not fit in 63 bits", key,
-                        u);
+        return rx_error(RX_ERR_FORMAT,
+                        "gguf: key '%s' at byte %zu: %" PRIu64 " does not fit in 63 bits", key,
+                        kv->value_at, u);
     *out = is_signed ? i : (int64_t)u;
     return RX_OK;
 }
