@@ -513,10 +513,10 @@ static void test_long_inputs(void **state)
             assert_int_equal(rx_tokenize(l.tok, buf, size, true, true, ids, cap, &n), RX_OK);
             clock_gettime(CLOCK_MONOTONIC, &t1);
             double s = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
+            /* timing is reported, not asserted: speed belongs in benchmarks, and ctest's
+             * timeout bounds a quadratic blow-up */
             print_message("%s shape %d: %zu tokens in %.3f s\n", sets[k], shape, n, s);
-#ifndef RX_SANITIZE
-            assert_true(s < 1.0);
-#endif
+            assert_true(n >= 1 && n <= size + 2);
             free(ids);
         }
         unload(&l);
