@@ -9,6 +9,7 @@ typedef struct {
     const char *summary;
 } rx_command;
 
+int rx_cmd_tokenize(int argc, char **argv);
 
 
 #endif

@@ -16,6 +16,7 @@ static int cmd_version(int argc, char **argv)
 
 static const rx_command commands[] = {
     {"version", cmd_version, "print the version"},
+    {"tokenize", rx_cmd_tokenize, "print the token ids of a text"},
 };
 
 static void usage(FILE *f)
