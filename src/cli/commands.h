@@ -10,5 +10,8 @@ typedef struct {
 } rx_command;
 
 int rx_cmd_inspect(int argc, char **argv);
+int rx_cmd_run(int argc, char **argv);
+int rx_cmd_tokenize(int argc, char **argv);
+
 
 #endif

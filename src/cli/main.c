@@ -17,6 +17,8 @@ static int cmd_version(int argc, char **argv)
 static const rx_command commands[] = {
     {"version", cmd_version, "print the version"},
     {"inspect", rx_cmd_inspect, "show a GGUF file's metadata, tensors and memory estimate"},
+    {"tokenize", rx_cmd_tokenize, "print the token ids of a text"},
+    {"run", rx_cmd_run, "generate text from a prompt (like llama-cli)"},
 };
 
 static void usage(FILE *f)

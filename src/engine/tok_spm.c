@@ -91,6 +91,8 @@ rx_status rx_tok__spm(const rx_tokenizer *tok, const char *raw, size_t raw_len, 
                       rx_tok_ids *ids)
 {
     size_t len;
+    if (raw_len > INT32_MAX / 3)
+        return rx_error(RX_ERR_RANGE, "tokenize: %zu bytes is too long", raw_len);
     char *text = escape(raw, raw_len, space_prefix, &len);
     if (!text) return rx_error(RX_ERR_NOMEM, "tokenize: %zu bytes", raw_len);
     spm_state st = {tok, text, malloc((len ? len : 1) * sizeof *st.sym), {0}};
