@@ -19,6 +19,7 @@ static const rx_command commands[] = {
     {"inspect", rx_cmd_inspect, "show a GGUF file's metadata, tensors and memory estimate"},
     {"tokenize", rx_cmd_tokenize, "print the token ids of a text"},
     {"run", rx_cmd_run, "generate text from a prompt (like llama-cli)"},
+    {"perplexity", rx_cmd_perplexity, "score a text file as llama-perplexity does"},
 };
 
 static void usage(FILE *f)

@@ -22,7 +22,7 @@ rx_status rx_perplexity(rx_context *c, const int32_t *tokens, int64_t n_tokens, 
 {
     const int32_t first = n_chunk / 2, n_vocab = (int32_t)c->model->hp.n_vocab;
     if (n_chunk < 4 || (uint32_t)n_chunk > c->p.n_ctx || (uint32_t)n_chunk > c->p.n_batch ||
-        (uint32_t)(n_chunk - first) > c->p.n_outputs)
+        (uint32_t)(n_chunk - 1 - first) > c->p.n_outputs)
         return rx_error(RX_ERR_INVALID_ARG,
                         "perplexity: chunk of %d tokens needs a context of at least %d positions "
                         "in one batch",
@@ -48,13 +48,13 @@ rx_status rx_perplexity(rx_context *c, const int32_t *tokens, int64_t n_tokens, 
         for (int32_t i = 0; i < n_chunk; i++) {
             tok[i] = i == 0 ? bos : chunk[i];
             pos[i] = i;
-            want[i] = i >= first - 1 && i < n_chunk - 1;
+            want[i] = i >= first && i < n_chunk - 1;
         }
         rx_seq_clear(c, 0);
         rx_batch b = {n_chunk, tok, pos, NULL, want};
         if ((s = rx_decode(c, &b)) != RX_OK) break;
-        for (int32_t i = first - 1; i < n_chunk - 1; i++, scored++)
-            total += nll(rx_logits(c, i - (first - 1)), n_vocab, chunk[i + 1]);
+        for (int32_t i = first; i < n_chunk - 1; i++, scored++)
+            total += nll(rx_logits(c, i - first), n_vocab, chunk[i + 1]);
         *ppl = exp(total / (double)scored);
         if (progress && !progress(user, k, n_chunks, *ppl))
             s = rx_error(RX_ERR_CANCELLED, "perplexity: stopped after chunk %lld", (long long)k + 1);
