@@ -20,6 +20,7 @@ static const rx_command commands[] = {
     {"tokenize", rx_cmd_tokenize, "print the token ids of a text"},
     {"run", rx_cmd_run, "generate text from a prompt (like llama-cli)"},
     {"perplexity", rx_cmd_perplexity, "score a text file as llama-perplexity does"},
+    {"bench", rx_cmd_bench, "measure prompt and generation speed as llama-bench does"},
 };
 
 static void usage(FILE *f)
