@@ -99,6 +99,7 @@ typedef struct {
     const char *path;
     char name[64];
     uint64_t bytes, params;
+    uint64_t weight_bytes; /* matrices read per generated token */
 } model_info;
 
 static void describe(const rx_model *m, const char *path, model_info *mi)
@@ -106,6 +107,7 @@ static void describe(const rx_model *m, const char *path, model_info *mi)
     const rx_gguf *g = rx_model_gguf(m);
     mi->path = path;
     mi->bytes = mi->params = 0;
+    mi->weight_bytes = rx_model_weight_bytes(m);
     for (int64_t i = 0; i < rx_gguf_n_tensors(g); i++) {
         const rx_gguf_tensor *t = rx_gguf_tensor_at(g, i);
         mi->bytes += t->nbytes;
@@ -169,9 +171,11 @@ static void print_json(const model_info *mi, const char *kernels, const result *
 {
     printf("%s  {\"model_filename\": \"%s\", \"model_type\": \"%s\", \"model_size\": %llu, "
            "\"model_n_params\": %llu, \"backend\": \"CPU %s\", \"n_threads\": %d, "
-           "\"n_prompt\": %d, \"n_gen\": %d, \"avg_ts\": %.6f, \"stddev_ts\": %.6f, \"samples_ts\": [",
+           "\"weight_bytes_per_token\": %llu, \"n_prompt\": %d, \"n_gen\": %d, \"avg_ts\": %.6f, "
+           "\"stddev_ts\": %.6f, \"samples_ts\": [",
            first ? "" : ",\n", mi->path, mi->name, (unsigned long long)mi->bytes,
-           (unsigned long long)mi->params, kernels, r->threads, r->pp ? r->n : 0, r->pp ? 0 : r->n,
+           (unsigned long long)mi->params, kernels, r->threads, (unsigned long long)mi->weight_bytes,
+           r->pp ? r->n : 0, r->pp ? 0 : r->n,
            r->mean, r->stddev);
     for (int k = 0; k < r->n_samples; k++) printf("%s%.6f", k ? ", " : "", r->samples[k]);
     printf("]}");
