@@ -23,7 +23,8 @@ static void *make_weights(rx_type type, int64_t rows, int64_t cols)
     char *w = aligned_alloc(64, (rb * rows + 63) & ~(size_t)63);
     unsigned s = 12345;
     for (int64_t r = 0; r < rows; r++) {
-        for (int64_t c = 0; c < cols; c++) row[c] = ((s = s * 1103515245 + 12345) >> 8) / 8388608.0f - 1;
+        for (int64_t c = 0; c < cols; c++)
+            row[c] = ((s = s * 1103515245 + 12345) >> 8) / 8388608.0f - 1;
         rx_quantize_rows(type, row, w + r * rb, 1, cols);
     }
     free(row);
@@ -34,11 +35,14 @@ int main(int argc, char **argv)
 {
     const char *filter = argc > 1 ? argv[1] : "";
     int max_threads = argc > 2 ? atoi(argv[2]) : 2;
-    static const int64_t shapes[][2] = {{2048, 2048}, {256, 2048}, {5632, 2048}, {2048, 5632}, {32000, 2048}};
-    static const rx_type types[] = {RX_TYPE_Q4_0, RX_TYPE_Q8_0, RX_TYPE_F16, RX_TYPE_Q4_K, RX_TYPE_Q6_K};
+    static const int64_t shapes[][2] = {
+        {2048, 2048}, {256, 2048}, {5632, 2048}, {2048, 5632}, {32000, 2048}};
+    static const rx_type types[] = {RX_TYPE_Q4_0, RX_TYPE_Q8_0, RX_TYPE_F16, RX_TYPE_Q4_K,
+                                    RX_TYPE_Q6_K};
     const rx_kernel_set *ks = rx_kernels_select(NULL);
     if (!ks) return 1;
-    printf("kernels %s\n%-5s %-11s %3s %4s %9s %9s\n", ks->name, "type", "shape", "thr", "tok", "ms", "GB/s|GF/s");
+    printf("kernels %s\n%-5s %-11s %3s %4s %9s %9s\n", ks->name, "type", "shape", "thr", "tok",
+           "ms", "GB/s|GF/s");
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
         if (*filter && strstr(filter, rx_type_name(types[ti])) == NULL) continue;
         for (int nth = 1; nth <= max_threads; nth++) {
@@ -54,10 +58,14 @@ int main(int argc, char **argv)
                     int nc = (int)(96e6 / bytes1) + 1;
                     if (nc > 64) nc = 64;
                     rx_matrix mc[64];
-                    for (int c = 0; c < nc; c++) mc[c] = (rx_matrix){types[ti], make_weights(types[ti], rows, cols), rows, cols};
+                    for (int c = 0; c < nc; c++)
+                        mc[c] =
+                            (rx_matrix){types[ti], make_weights(types[ti], rows, cols), rows, cols};
                     rx_matrix m = mc[0];
-                    float *x = malloc(sizeof(float) * cols * n_tok), *y = aligned_alloc(64, sizeof(float) * rows * n_tok);
-                    for (int64_t i = 0; i < cols * n_tok; i++) x[i] = (float)(i % 7) - 3;
+                    float *x = malloc(sizeof(float) * cols * n_tok),
+                          *y = aligned_alloc(64, sizeof(float) * rows * n_tok);
+                    for (int64_t i = 0; i < cols * n_tok; i++)
+                        x[i] = (float)(i % 7) - 3;
                     size_t ss = rx_matmul_scratch_size(ks, m.type, cols, n_tok);
                     void *scratch = aligned_alloc(64, ss + 64);
                     rx_matmul(ks, tp, &m, x, n_tok, y, scratch, ss);
@@ -68,14 +76,18 @@ int main(int argc, char **argv)
                         iters++;
                     } while ((el = now_s() - t0) < 0.3);
                     double per = el / iters, bytes = (double)rx_row_size(m.type, cols) * rows;
-                    double rate = n_tok == 1 ? bytes / per / 1e9 : 2.0 * rows * cols * n_tok / per / 1e9;
-                    printf("%-5s %5lldx%-5lld %3d %4d %9.3f %9.2f\n", rx_type_name(m.type), (long long)rows,
-                           (long long)cols, nth, n_tok, per * 1e3, rate);
+                    double rate =
+                        n_tok == 1 ? bytes / per / 1e9 : 2.0 * rows * cols * n_tok / per / 1e9;
+                    printf("%-5s %5lldx%-5lld %3d %4d %9.3f %9.2f\n", rx_type_name(m.type),
+                           (long long)rows, (long long)cols, nth, n_tok, per * 1e3, rate);
                     tot_bytes += bytes, tot_s += per;
-                    for (int c = 0; c < nc; c++) free((void *)mc[c].data);
+                    for (int c = 0; c < nc; c++)
+                        free((void *)mc[c].data);
                     free(x), free(y), free(scratch);
                 }
-                if (n_tok == 1) printf("%-5s all shapes  %3d    1 %9.3f %9.2f (weights GB/s)\n", rx_type_name(types[ti]), nth, tot_s * 1e3, tot_bytes / tot_s / 1e9);
+                if (n_tok == 1)
+                    printf("%-5s all shapes  %3d    1 %9.3f %9.2f (weights GB/s)\n",
+                           rx_type_name(types[ti]), nth, tot_s * 1e3, tot_bytes / tot_s / 1e9);
             }
             rx_threadpool_destroy(tp);
         }

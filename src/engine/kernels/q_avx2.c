@@ -108,7 +108,8 @@ static ALWAYS_INLINE void tile_q(int64_t nb, float *restrict s, int64_t ld_s,
     for (int64_t i = 0; i < nb; i++) {
         const char *pf = ahead + (size_t)i * nr * bb;
 #pragma GCC unroll 4
-        for (size_t off = 0; off <= nr * bb; off += 64) _mm_prefetch(pf + off, _MM_HINT_T0);
+        for (size_t off = 0; off <= nr * bb; off += 64)
+            _mm_prefetch(pf + off, _MM_HINT_T0);
         __m256i yq[2], corr[2];
         __m256 yd[2];
 #pragma GCC unroll 2
