@@ -145,7 +145,8 @@ static uint64_t kv_cache_bytes(const rx_gguf *g)
     if (!arch_u64(g, arch, "attention.head_count_kv", &n_head_kv)) n_head_kv = n_head;
     if (!arch_u64(g, arch, "attention.key_length", &key_len)) key_len = n_embd / n_head;
     /* each factor fits 32 bits in any real model; saturate rather than wrap on a hostile one */
-    uint64_t embd_k = key_len * n_head_kv, total = 2 * 2;
+    uint64_t embd_k, total = 2 * 2;
+    if (__builtin_mul_overflow(key_len, n_head_kv, &embd_k)) embd_k = UINT64_MAX;
     const uint64_t factors[] = {n_layer, n_ctx, embd_k};
     for (int i = 0; i < 3; i++)
         if (__builtin_mul_overflow(total, factors[i], &total)) total = UINT64_MAX;
