@@ -57,6 +57,7 @@ typedef struct {
 /* Returns -1 to continue, or the exit code (0 for --help). */
 static int parse(run_opts *o, int argc, char **argv)
 {
+    memset(o, 0, sizeof *o);
     rx_engine_opts_init(&o->eng);
     o->n_predict = 128;
     o->sp = rx_sampler_default_params();
