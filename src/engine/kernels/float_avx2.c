@@ -30,7 +30,7 @@ static inline float get_f32(const void *p, int64_t i)
 }
 static inline float get_f16(const void *p, int64_t i)
 {
-    return rx_fp16_to_f32(((const uint16_t *)p)[i]);
+    return rx_half_to_float(((const uint16_t *)p)[i]);
 }
 static inline float get_bf16(const void *p, int64_t i)
 {
@@ -200,57 +200,73 @@ static inline float reduce_4x8_bf16(const __m256 acc[4])
  * float (plain multiply-adds in groups of four, then fused ones, as GCC compiled it), F16 and
  * BF16 in double. */
 static inline float finish(enum ftype ft, float folded, int64_t np, int64_t n, const void *x,
-                           const void *y, get1_fn get)
+                           const void *y, load8_fn load, get1_fn get)
 {
+    /* products eight at a time (a vector multiply rounds each one as the scalar code does),
+     * then added one by one in ggml's order */
+    float p[8];
+    int64_t i = np;
     if (ft == FT_F32) {
         const int64_t plain_end = np + ((n - np) & ~(int64_t)3);
         float sum = folded;
-        for (int64_t i = np; i < plain_end; i++)
+        for (; i + 8 <= plain_end; i += 8) {
+            _mm256_storeu_ps(p, _mm256_mul_ps(load(x, i), load(y, i)));
+            for (int l = 0; l < 8; l++)
+                sum += p[l];
+        }
+        for (; i < plain_end; i++)
             sum += get(x, i) * get(y, i);
-        for (int64_t i = plain_end; i < n; i++)
+        for (; i < n; i++)
             sum = fmaf(get(x, i), get(y, i), sum);
         return sum;
     }
     double sum = folded;
-    for (int64_t i = np; i < n; i++)
+    for (; i + 8 <= n; i += 8) {
+        _mm256_storeu_ps(p, _mm256_mul_ps(load(x, i), load(y, i)));
+        for (int l = 0; l < 8; l++)
+            sum += (double)p[l];
+    }
+    for (; i < n; i++)
         sum += (double)(get(x, i) * get(y, i));
     return (float)sum;
 }
 
-/* nr (1 or 2) rows of w against one activation row, each with its own four accumulators;
+/* nr (1, 2 or 4) rows of w against one activation row, each with its own four accumulators;
  * pf_ahead: bytes from these rows to the ones to prefetch. */
 static inline __attribute__((always_inline)) void
 dot_rows(int64_t n, float *restrict s, const char *restrict w, size_t ws, const char *restrict a,
          const int nr, size_t pf_ahead, load8_fn load, get1_fn get, const size_t esize,
          enum ftype ft)
 {
-    __m256 acc[2][4];
-#pragma GCC unroll 2
+    __m256 acc[RX_TILE_ROWS][4];
+#pragma GCC unroll 4
     for (int r = 0; r < nr; r++)
         for (int k = 0; k < 4; k++)
             acc[r][k] = _mm256_setzero_ps();
     const int64_t np = n & ~(int64_t)31;
     for (int64_t i = 0; i < np; i += 32) {
-#pragma GCC unroll 2
-        for (int r = 0; r < nr; r++)
-            for (size_t off = 0; off < 32 * esize; off += 64)
-                _mm_prefetch(w + r * ws + pf_ahead + (size_t)i * esize + off, _MM_HINT_T0);
+        /* sweep the rows pf_ahead bytes on (contiguous with these) at the pace these are read:
+         * the hardware prefetcher alone leaves DRAM bandwidth unused */
+        const char *pf = w + pf_ahead + (size_t)i * nr * esize;
+#pragma GCC unroll 4
+        for (size_t off = 0; off < (size_t)nr * 32 * esize; off += 64)
+            _mm_prefetch(pf + off, _MM_HINT_T0);
 #pragma GCC unroll 4
         for (int k = 0; k < 4; k++) {
             __m256 av = load(a, i + 8 * k);
-#pragma GCC unroll 2
+#pragma GCC unroll 4
             for (int r = 0; r < nr; r++)
                 acc[r][k] = _mm256_fmadd_ps(load(w + r * ws, i + 8 * k), av, acc[r][k]);
         }
     }
-#pragma GCC unroll 2
+#pragma GCC unroll 4
     for (int r = 0; r < nr; r++) {
         float folded = ft == FT_BF16 ? reduce_4x8_bf16(acc[r]) : reduce_4x8(acc[r]);
-        s[r] = finish(ft, folded, np, n, w + r * ws, a, get);
+        s[r] = finish(ft, folded, np, n, w + r * ws, a, load, get);
     }
 }
 
-/* vec_dot's order for an nr x nt request: rows in pairs, prefetching the next panel. */
+/* vec_dot's order for an nr x nt request, a token at a time, prefetching the next panel. */
 static inline __attribute__((always_inline)) void
 dot_walk(int64_t n, float *restrict s, int64_t ld_s, const char *restrict w, size_t ws,
          const char *restrict a, size_t as, int nr, int nt, load8_fn load, get1_fn get,
@@ -261,6 +277,10 @@ dot_walk(int64_t n, float *restrict s, int64_t ld_s, const char *restrict w, siz
         const char *at = a + (size_t)t * as;
         float *st = s + t * ld_s;
         int r = 0;
+        if (nr == 4) { /* 16 accumulators spill a little, still faster than two pairs */
+            dot_rows(n, st, w, ws, at, 4, ahead, load, get, esize, ft);
+            continue;
+        }
         for (; r + 2 <= nr; r += 2)
             dot_rows(n, st + r, w + r * ws, ws, at, 2, ahead, load, get, esize, ft);
         if (r < nr) dot_rows(n, st + r, w + r * ws, ws, at, 1, ahead, load, get, esize, ft);
