@@ -93,7 +93,7 @@ static rx_status alloc_buffers(rx_context *c)
     c->att_q_bytes = (rx_row_size(qt, hp->head_dim) + 63) & ~(size_t)63;
     c->att_scores = alloc_array(nt * p->n_ctx, sizeof(float), &s);
     c->att_q = alloc_array(nt, c->att_q_bytes, &s);
-    c->att_v = alloc_array(nt * hp->head_dim, sizeof(float), &s);
+    c->att_v = alloc_array(nt * RX_ATT_V_ROWS * hp->head_dim, sizeof(float), &s);
     if (s != RX_OK) return s;
     c->mm_scratch_size = matmul_scratch_size(c);
     c->mm_scratch = alloc_array(1, c->mm_scratch_size, &s);

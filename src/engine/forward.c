@@ -1,8 +1,10 @@
 /* The llama forward pass over a batch of tokens, as llama.cpp computes it: RMSNorm, Q/K/V
  * projections (+ qwen2 biases), rotary embeddings, grouped-query attention over the KV cache,
  * SwiGLU feed-forward, final norm and output projection for the tokens that want logits.
- * The KV cache keeps llama.cpp's numerics: queries are converted to the cache type before
- * Q·K, and attention weights to F16 before the weighted sum over an F16 V cache. */
+ * Numerics follow llama.cpp's x86 AVX2 build to the bit (see kernels.h): queries go to the
+ * cache type before Q·K, attention weights to F16 before the sum over an F16 V cache, both
+ * products summed in its lane order, and the last layer's feed-forward only for the output
+ * rows, as its graph does. */
 #include <assert.h>
 #include <math.h>
 #include <string.h>
@@ -25,33 +27,90 @@ static uint8_t *kv_row(rx_context *c, uint8_t *cache, uint32_t layer, int32_t se
     return cache + row * c->kv_row_bytes;
 }
 
-/* One query head of one token against positions [0, pos] of its sequence. */
+/* llama.cpp's attention products (ggml_mul_mat of the F16 cache views) sum over cells in lanes:
+ * V·p runs through tinyBLAS in batches (cell j in accumulator j % 8) and vec_dot_f16 for single
+ * tokens (j % 32, folded as vec_dot folds); cells past the current one are masked to exact
+ * zeros there and change nothing. a: the used slots of slots x hd accumulators; zero: hd zeros
+ * standing in for slots no cell reached. */
+static void fold_slots(float *restrict out, const float *a, const float *zero, int64_t used,
+                       int slots, int64_t hd)
+{
+    const float *slot[32];
+    for (int s = 0; s < slots; s++)
+        slot[s] = s < used ? a + s * hd : zero;
+    for (int64_t i = 0; i < hd; i++) {
+        float v[8];
+        if (slots == 8) {
+            for (int l = 0; l < 8; l++)
+                v[l] = slot[l][i];
+        } else {
+            for (int l = 0; l < 8; l++)
+                v[l] = (slot[l][i] + slot[16 + l][i]) + (slot[8 + l][i] + slot[24 + l][i]);
+        }
+        float t[4];
+        for (int k = 0; k < 4; k++)
+            t[k] = v[k] + v[k + 4];
+        out[i] = slots == 8 ? (t[0] + t[2]) + (t[1] + t[3]) : (t[0] + t[1]) + (t[2] + t[3]);
+    }
+}
+
+/* One query head of one token against positions [0, pos] of its sequence, with llama.cpp's
+ * numerics (see fold_slots); batched: the token came in a batch of two or more. */
 static void attend_head(rx_context *c, uint32_t layer, int32_t seq, int32_t pos, const float *q,
-                        uint32_t h, float *out, int ith)
+                        uint32_t h, float *out, int ith, bool batched)
 {
     const rx_model_hparams *hp = &c->model->hp;
     const rx_type kvt = c->p.kv_type;
     const rx_type_kernels *kk = &c->k->type[kvt];
-    const int64_t hd = hp->head_dim;
+    const int64_t hd = hp->head_dim, n = (int64_t)pos + 1;
     const size_t head_off = (size_t)(h / (hp->n_head / hp->n_head_kv)) * c->kv_head_bytes;
+    const size_t stride = c->kv_row_bytes;
     float *scores = c->att_scores + (size_t)ith * c->p.n_ctx;
-    float *vrow = c->att_v + (size_t)ith * hd;
+    float *vrow = c->att_v + (size_t)ith * RX_ATT_V_ROWS * hd, *zero = vrow + hd, *acc = zero + hd;
+
+    /* K·q: q goes to the cache's type first, except for an F32 cache, where llama.cpp keeps
+     * the permuted (non-contiguous) q as it is and so never reaches tinyBLAS */
     const void *qv = q;
     if (kk->vec_dot_type != RX_TYPE_F32) {
         uint8_t *qbuf = c->att_q + (size_t)ith * c->att_q_bytes;
         c->k->type[kk->vec_dot_type].from_float(q, qbuf, hd);
         qv = qbuf;
     }
-    for (int32_t j = 0; j <= pos; j++)
-        kk->vec_dot(hd, &scores[j], kv_row(c, c->k_cache, layer, seq, j) + head_off, qv);
-    rx_op_softmax(scores, (int64_t)pos + 1, 1.0f / sqrtf((float)hd));
-    memset(out, 0, (size_t)hd * sizeof *out);
-    for (int32_t j = 0; j <= pos; j++) {
-        float w = scores[j];
-        if (kvt == RX_TYPE_F16) w = rx_fp16_to_f32(rx_f32_to_fp16(w));
-        kk->to_float(kv_row(c, c->v_cache, layer, seq, j) + head_off, vrow, hd);
-        for (int64_t i = 0; i < hd; i++) out[i] += w * vrow[i];
+    const bool gemm_kq = batched && kvt != RX_TYPE_F32 && hd % 8 == 0 && kk->gemm_tile;
+    const rx_tile_fn kq = gemm_kq ? kk->gemm_tile : kk->tile;
+    const uint8_t *k0 = kv_row(c, c->k_cache, layer, seq, 0) + head_off;
+    for (int64_t j = 0; j < n; j += RX_TILE_ROWS) {
+        const int nr = (int)(n - j < RX_TILE_ROWS ? n - j : RX_TILE_ROWS);
+        if (kq) {
+            kq(hd, &scores[j], 1, k0 + j * stride, stride, qv, 0, nr, 1);
+        } else {
+            for (int r = 0; r < nr; r++)
+                kk->vec_dot(hd, &scores[j + r], k0 + (j + r) * stride, qv);
+        }
     }
+    rx_op_softmax(c->k, scores, n, 1.0f / sqrtf((float)hd));
+
+    /* V·p: the weights go to F16 for an F16 cache (products then exact, so a plain multiply-add
+     * rounds once like the FMA); an F32 cache multiplies in float with FMA */
+    const int slots = batched && hd % 4 == 0 ? 8 : 32;
+    const int64_t used = n < slots ? n : slots;
+    memset(acc, 0, (size_t)used * hd * sizeof *acc);
+    memset(zero, 0, (size_t)hd * sizeof *zero);
+    const uint8_t *v0 = kv_row(c, c->v_cache, layer, seq, 0) + head_off;
+    for (int64_t j = 0; j < n; j++) {
+        float *restrict a = acc + (j % slots) * hd;
+        kk->to_float(v0 + j * stride, vrow, hd);
+        if (kvt == RX_TYPE_F32) {
+            const float w = scores[j];
+            for (int64_t i = 0; i < hd; i++)
+                a[i] = fmaf(vrow[i], w, a[i]);
+        } else {
+            const float w = rx_fp16_to_f32(rx_f32_to_fp16(scores[j]));
+            for (int64_t i = 0; i < hd; i++)
+                a[i] += vrow[i] * w;
+        }
+    }
+    fold_slots(out, acc, zero, used, slots, hd);
 }
 
 typedef struct {
@@ -73,14 +132,16 @@ static void attention_task(void *arg, int ith, int nth)
         const uint32_t h = (uint32_t)(i % hp->n_head);
         const int32_t seq = job->b->seq ? job->b->seq[t] : 0;
         const size_t off = (size_t)t * hp->n_embd + (size_t)h * hp->head_dim;
-        attend_head(c, job->layer, seq, job->b->pos[t], c->q + off, h, c->att + off, ith);
+        attend_head(c, job->layer, seq, job->b->pos[t], c->q + off, h, c->att + off, ith,
+                    job->b->n_tokens >= 2);
     }
 }
 
 static void add_bias(float *y, const float *bias, int64_t n_tokens, int64_t n)
 {
     if (!bias) return;
-    for (int64_t t = 0; t < n_tokens; t++) rx_op_add(y + t * n, bias, n);
+    for (int64_t t = 0; t < n_tokens; t++)
+        rx_op_add(y + t * n, bias, n);
 }
 
 static void attention_block(rx_context *c, const rx_batch *b, uint32_t il)
@@ -101,8 +162,8 @@ static void attention_block(rx_context *c, const rx_batch *b, uint32_t il)
         const int32_t seq = b->seq ? b->seq[t] : 0, pos = b->pos[t];
         rx_op_rope(c->q + t * d, hp->n_head, hp->head_dim, hp->n_rot, pos, hp->rope_freq_base,
                    hp->rope_freq_scale);
-        rx_op_rope(c->kx + t * kvd, hp->n_head_kv, hp->head_dim, hp->n_rot, pos,
-                   hp->rope_freq_base, hp->rope_freq_scale);
+        rx_op_rope(c->kx + t * kvd, hp->n_head_kv, hp->head_dim, hp->n_rot, pos, hp->rope_freq_base,
+                   hp->rope_freq_scale);
         store(c->kx + t * kvd, kv_row(c, c->k_cache, il, seq, pos), kvd);
         store(c->vx + t * kvd, kv_row(c, c->v_cache, il, seq, pos), kvd);
     }
@@ -121,9 +182,25 @@ static void ffn_block(rx_context *c, int64_t n, uint32_t il)
         rx_op_rmsnorm(c->xb + t * d, c->x + t * d, L->ffn_norm, d, hp->rms_eps);
     matmul(c, &L->w_gate, c->xb, n, c->hb);
     matmul(c, &L->w_up, c->xb, n, c->hb2);
-    rx_op_swiglu(c->hb, c->hb2, n * hp->n_ff);
+    rx_op_swiglu(c->k, c->hb, c->hb2, n, hp->n_ff);
     matmul(c, &L->w_down, c->hb, n, c->xb);
     rx_op_add(c->x, c->xb, n * d);
+}
+
+/* Moves the rows of the tokens that want logits to the front of c->x, in order; returns how
+ * many. llama.cpp drops the other rows there too, after the last layer's attention, so the
+ * last feed-forward block multiplies as few rows as it does (which picks its schedule). */
+static int64_t keep_output_rows(rx_context *c, const rx_batch *b)
+{
+    const int64_t d = c->model->hp.n_embd;
+    int64_t n_out = 0;
+    for (int64_t t = 0; t < b->n_tokens; t++) {
+        bool want = b->logits ? b->logits[t] != 0 : t == b->n_tokens - 1;
+        if (!want) continue;
+        if (n_out != t) memmove(c->x + n_out * d, c->x + t * d, (size_t)d * sizeof *c->x);
+        n_out++;
+    }
+    return n_out;
 }
 
 void rx__forward(rx_context *c, const rx_batch *b)
@@ -137,15 +214,14 @@ void rx__forward(rx_context *c, const rx_batch *b)
     for (int64_t t = 0; t < n; t++)
         embd((const uint8_t *)m->tok_embd.data + (size_t)b->token[t] * embd_row, c->x + t * d, d);
 
+    int64_t n_rows = n;
     for (uint32_t il = 0; il < hp->n_layer; il++) {
         attention_block(c, b, il);
-        ffn_block(c, n, il);
+        if (il + 1 == hp->n_layer) n_rows = keep_output_rows(c, b);
+        if (n_rows > 0) ffn_block(c, n_rows, il);
     }
 
-    int64_t n_out = 0;
-    for (int64_t t = 0; t < n; t++) {
-        bool want = b->logits ? b->logits[t] != 0 : t == n - 1;
-        if (want) rx_op_rmsnorm(c->out_x + n_out++ * d, c->x + t * d, m->output_norm, d, hp->rms_eps);
-    }
-    if (n_out) matmul(c, &m->output, c->out_x, n_out, c->logits);
+    for (int64_t t = 0; t < n_rows; t++)
+        rx_op_rmsnorm(c->out_x + t * d, c->x + t * d, m->output_norm, d, hp->rms_eps);
+    if (n_rows) matmul(c, &m->output, c->out_x, n_rows, c->logits);
 }

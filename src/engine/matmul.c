@@ -16,6 +16,7 @@
 
 typedef struct {
     const rx_type_kernels *k; /* the weight type's kernels */
+    rx_tile_fn tile;          /* the schedule chosen for this product; NULL: k->vec_dot */
     rx_from_float_fn convert; /* float -> vec_dot_type; NULL when x is used directly */
     int64_t act_block_elems;  /* block size of the vec_dot_type */
     size_t act_block_bytes;
@@ -78,8 +79,8 @@ static void panel(const job *j, int64_t r, int nr, int64_t t0, int64_t t1)
         int nt = (int)(t1 - t < RX_TILE_TOKENS ? t1 - t : RX_TILE_TOKENS);
         const char *at = j->act + (size_t)t * j->act_row_bytes;
         float *yt = j->y + t * rows + r;
-        if (j->k->tile) {
-            j->k->tile(cols, yt, rows, wr, j->w_row_bytes, at, j->act_row_bytes, nr, nt);
+        if (j->tile) {
+            j->tile(cols, yt, rows, wr, j->w_row_bytes, at, j->act_row_bytes, nr, nt);
             continue;
         }
         for (int tt = 0; tt < nt; tt++) {
@@ -105,6 +106,20 @@ static void dot_task(void *arg, int ith, int nth)
     }
 }
 
+/* llama.cpp's x86 build (b4748) tries llamafile's tinyBLAS first, for batches of two tokens or
+ * more; it takes float types only when its 8-lane kernels need no tails (cols % 8 == 0) and the
+ * rows come in fours, and everything else falls back to ggml's vec_dot. The two sum in
+ * different orders, so the same choice keeps our results bit-identical to its. */
+static rx_tile_fn choose_schedule(const rx_type_kernels *k, const rx_matrix *w, int64_t n_tokens)
+{
+    if (n_tokens >= 2 && k->gemm_tile) {
+        bool float_type = k->vec_dot_type == RX_TYPE_F32 || k->vec_dot_type == RX_TYPE_F16 ||
+                          k->vec_dot_type == RX_TYPE_BF16;
+        if (!float_type || (w->cols % 8 == 0 && w->rows % 4 == 0)) return k->gemm_tile;
+    }
+    return k->tile;
+}
+
 rx_status rx_matmul(const rx_kernel_set *ks, rx_threadpool *tp, const rx_matrix *w, const float *x,
                     int64_t n_tokens, float *y, void *scratch, size_t scratch_size)
 {
@@ -119,6 +134,7 @@ rx_status rx_matmul(const rx_kernel_set *ks, rx_threadpool *tp, const rx_matrix 
     }
     job j = {
         .k = k,
+        .tile = choose_schedule(k, w, n_tokens),
         .act_block_elems = act->block_size,
         .act_block_bytes = act->type_size,
         .w = w,

@@ -5,7 +5,9 @@
  * The activations are first converted to the weight type's vec_dot_type (in parallel) into a
  * caller-provided scratch buffer, so the token loop never allocates; then each pool thread
  * takes a contiguous band of rows and computes it for every token with the kernel set's tile
- * micro-kernel (a block of rows reused across tokens while it is hot in cache). */
+ * micro-kernel (a block of rows reused across tokens while it is hot in cache). Each output
+ * sums in the order llama.cpp's AVX2 build would use for this shape and number of tokens
+ * (tinyBLAS or vec_dot, see kernels.h), so results match it bit for bit. */
 #ifndef RX_ENGINE_MATMUL_H
 #define RX_ENGINE_MATMUL_H
 

@@ -6,10 +6,12 @@
 void rx_op_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps)
 {
     double sum = 0.0;
-    for (int64_t i = 0; i < n; i++) sum += (double)(x[i] * x[i]);
+    for (int64_t i = 0; i < n; i++)
+        sum += (double)(x[i] * x[i]);
     const float mean = (float)(sum / (double)n);
     const float scale = 1.0f / sqrtf(mean + eps);
-    for (int64_t i = 0; i < n; i++) y[i] = (x[i] * scale) * w[i];
+    for (int64_t i = 0; i < n; i++)
+        y[i] = (x[i] * scale) * w[i];
 }
 
 void rx_op_rope(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, int32_t pos,
@@ -18,6 +20,9 @@ void rx_op_rope(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, int3
     /* the angle advances by a constant factor per pair, computed the way ggml does so that
      * float rounding matches */
     const float theta_scale = powf(freq_base, -2.0f / (float)n_rot);
+    /* GCC vectorised ggml's rotation with fused multiply-adds (one product rounded first) in
+     * groups of two pairs; an odd last pair is left over and computed unfused */
+    const int64_t fused_end = n_rot & ~(int64_t)3;
     for (int64_t h = 0; h < n_heads; h++) {
         float *v = x + h * head_dim;
         float theta = (float)pos;
@@ -25,37 +30,52 @@ void rx_op_rope(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, int3
             const float angle = freq_scale * theta;
             const float c = cosf(angle), s = sinf(angle);
             const float a = v[i], b = v[i + 1];
-            v[i] = a * c - b * s;
-            v[i + 1] = a * s + b * c;
+            if (i < fused_end) {
+                v[i] = fmaf(a, c, -(b * s));
+                v[i + 1] = fmaf(a, s, b * c);
+            } else {
+                v[i] = a * c - b * s;
+                v[i + 1] = a * s + b * c;
+            }
             theta *= theta_scale;
         }
     }
 }
 
-void rx_op_softmax(float *x, int64_t n, float scale)
+void rx_op_softmax(const rx_kernel_set *ks, float *x, int64_t n, float scale)
 {
     float max = -INFINITY;
     for (int64_t i = 0; i < n; i++) {
         x[i] *= scale;
         if (x[i] > max) max = x[i];
     }
-    double sum = 0.0;
-    for (int64_t i = 0; i < n; i++) {
-        x[i] = expf(x[i] - max);
-        sum += (double)x[i];
+    const int64_t n8 = n & ~(int64_t)7;
+    double sum = ks->exp_sum(n8, x, x, max);
+    if (n8 < n) {
+        float tail[8];
+        for (int k = 0; k < 8; k++)
+            tail[k] = n8 + k < n ? x[n8 + k] : -INFINITY; /* masked: exp gives exactly 0 */
+        sum += ks->exp_sum(8, tail, tail, max);
+        for (int64_t i = n8; i < n; i++)
+            x[i] = tail[i - n8];
     }
     const float inv = (float)(1.0 / sum);
-    for (int64_t i = 0; i < n; i++) x[i] *= inv;
+    for (int64_t i = 0; i < n; i++)
+        x[i] *= inv;
 }
 
-void rx_op_swiglu(float *g, const float *u, int64_t n)
+void rx_op_swiglu(const rx_kernel_set *ks, float *g, const float *u, int64_t n_rows, int64_t n)
 {
-    for (int64_t i = 0; i < n; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+    for (int64_t r = 0; r < n_rows; r++)
+        ks->silu(n, g + r * n, g + r * n);
+    for (int64_t i = 0; i < n_rows * n; i++)
+        g[i] *= u[i];
 }
 
 void rx_op_add(float *y, const float *x, int64_t n)
 {
-    for (int64_t i = 0; i < n; i++) y[i] += x[i];
+    for (int64_t i = 0; i < n; i++)
+        y[i] += x[i];
 }
 
 void rx_op_log_softmax(float *out, const float *logits, int64_t n)
@@ -64,7 +84,9 @@ void rx_op_log_softmax(float *out, const float *logits, int64_t n)
     for (int64_t i = 0; i < n; i++)
         if (logits[i] > max) max = logits[i];
     double sum = 0.0;
-    for (int64_t i = 0; i < n; i++) sum += exp((double)logits[i] - max);
+    for (int64_t i = 0; i < n; i++)
+        sum += exp((double)logits[i] - max);
     const double lse = log(sum) + max;
-    for (int64_t i = 0; i < n; i++) out[i] = (float)((double)logits[i] - lse);
+    for (int64_t i = 0; i < n; i++)
+        out[i] = (float)((double)logits[i] - lse);
 }

@@ -1,10 +1,13 @@
-/* The forward pass's element-wise operations, in plain C with ggml's numerics (sums of squares
- * and softmax denominators in double, the rest in float), so log-probabilities land within
- * 1e-3 of llama.cpp's. The matrix products that dominate the time live in matmul.c. */
+/* The forward pass's element-wise operations with llama.cpp's numerics (x86 AVX2 build, ggml
+ * b4748): sums of squares and softmax denominators in double, its vector exp for softmax and
+ * silu, its FMA placement in rope, so results match it bit for bit. The matrix products that
+ * dominate the time live in matmul.c. */
 #ifndef RX_ENGINE_OPS_H
 #define RX_ENGINE_OPS_H
 
 #include <stdint.h>
+
+#include "engine/kernels/kernels.h"
 
 /* y = x / sqrt(mean(x^2) + eps) * w, over n elements. y may equal x. */
 void rx_op_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps);
@@ -14,11 +17,12 @@ void rx_op_rmsnorm(float *y, const float *x, const float *w, int64_t n, float ep
 void rx_op_rope(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, int32_t pos,
                 float freq_base, float freq_scale);
 
-/* x = softmax(x * scale) over n elements. */
-void rx_op_softmax(float *x, int64_t n, float scale);
+/* x = softmax(x * scale) over n elements, as ggml_soft_max_ext over a row whose cells past n
+ * are masked: exponentials in groups of 8 from element 0, the last group padded with zeros. */
+void rx_op_softmax(const rx_kernel_set *ks, float *x, int64_t n, float scale);
 
-/* g = silu(g) * u over n elements. */
-void rx_op_swiglu(float *g, const float *u, int64_t n);
+/* g = silu(g) * u over each of n_rows rows of n elements (silu's grouping restarts per row). */
+void rx_op_swiglu(const rx_kernel_set *ks, float *g, const float *u, int64_t n_rows, int64_t n);
 
 /* y += x over n elements. */
 void rx_op_add(float *y, const float *x, int64_t n);

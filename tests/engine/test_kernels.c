@@ -1,11 +1,13 @@
 /* engine/kernels: every SIMD kernel against its plain-C twin on random data (odd sizes, one
- * and many blocks), dequantize(quantize(x)) error per type, and the activation quantizers. */
+ * and many blocks) -- bit for bit, since both follow llama.cpp's summation order --,
+ * dequantize(quantize(x)) error per type, the activation quantizers, and ggml's vector exp. */
 #include "rxtest.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/kernels/internal.h"
 #include "engine/kernels/kernels.h"
 
 /* Relative RMS error of dequantize(quantize(x)) for x ~ N(0,1), per type: a 4-bit grid over a
@@ -18,10 +20,6 @@ static const struct {
     {RX_TYPE_Q8_0, 8e-3}, {RX_TYPE_Q4_0, 0.13}, {RX_TYPE_Q5_0, 0.065},
     {RX_TYPE_Q4_K, 0.11}, {RX_TYPE_Q6_K, 0.03}, {RX_TYPE_Q8_K, 8e-3},
 };
-
-/* A SIMD dot may differ from the scalar one only by float summation order: bound the
- * difference by this fraction of sum |w_i * a_i|. */
-#define DOT_REL_TOL 2e-5
 
 static const rx_type weight_types[] = {RX_TYPE_F32,  RX_TYPE_F16,  RX_TYPE_BF16, RX_TYPE_Q8_0,
                                        RX_TYPE_Q4_0, RX_TYPE_Q5_0, RX_TYPE_Q4_K, RX_TYPE_Q6_K};
@@ -55,7 +53,7 @@ static int sizes_for(rx_type t, int64_t out[4])
 {
     int64_t bs = rx_type_get(t)->block_size;
     if (bs == 1) {
-        out[0] = 1, out[1] = 7, out[2] = 33, out[3] = 1000;
+        out[0] = 1, out[1] = 7, out[2] = 45, out[3] = 1002; /* float tails: 1, 7, 13, 10 */
         return 4;
     }
     out[0] = bs, out[1] = 3 * bs, out[2] = 2048 > 8 * bs ? 2048 : 8 * bs;
@@ -186,17 +184,49 @@ static void test_vec_dot_matches_ref(void **state)
             float want, got;
             ref->type[t].vec_dot(n, &want, o.w, o.a);
             simd->type[t].vec_dot(n, &got, o.w, o.a);
-            double tol = DOT_REL_TOL * abs_dot(o.wf, o.af, n) + 1e-30;
-            if (fabs((double)want - got) > tol) {
-                fail_msg("%s n=%lld: avx2 %g ref %g (tol %g)", rx_type_name(t), (long long)n, got,
-                         want, tol);
+            if (memcmp(&want, &got, sizeof want) != 0) {
+                fail_msg("%s n=%lld: avx2 %a ref %a", rx_type_name(t), (long long)n, got, want);
             }
             free_operands(&o);
         }
     }
 }
 
-/* Every tile shape up to RX_TILE_ROWS x RX_TILE_TOKENS against ref vec_dot, in a strided y. */
+/* Every tile shape up to RX_TILE_ROWS x RX_TILE_TOKENS, in a strided y, against `want` for
+ * each (row, token): the same bits. */
+static void check_tile(rx_type t, const char *what, rx_tile_fn tile, int64_t n, const operands *o,
+                       void (*want)(rx_type, int64_t, float *, const void *, const void *))
+{
+    for (int nr = 1; nr <= RX_TILE_ROWS; nr++) {
+        for (int nt = 1; nt <= RX_TILE_TOKENS; nt++) {
+            const int64_t ld = 7;
+            float s[RX_TILE_TOKENS * 7];
+            tile(n, s, ld, o->w, o->w_row, o->a, o->a_row, nr, nt);
+            for (int r = 0; r < nr; r++) {
+                for (int k = 0; k < nt; k++) {
+                    float w;
+                    want(t, n, &w, (char *)o->w + r * o->w_row, (char *)o->a + k * o->a_row);
+                    if (memcmp(&w, &s[k * ld + r], sizeof w) != 0) {
+                        fail_msg("%s %s n=%lld tile %dx%d [%d,%d]: %a vs %a", rx_type_name(t), what,
+                                 (long long)n, nr, nt, r, k, s[k * ld + r], w);
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void ref_vec_dot(rx_type t, int64_t n, float *s, const void *w, const void *a)
+{
+    rx_kernels_ref()->type[t].vec_dot(n, s, w, a);
+}
+
+static void ref_gemm(rx_type t, int64_t n, float *s, const void *w, const void *a)
+{
+    rx_kernels_ref()->type[t].gemm_tile(n, s, 1, w, 0, a, 0, 1, 1);
+}
+
+/* Tiles sum like the set's vec_dot (ggml's single-token order), gemm tiles like tinyBLAS. */
 static void test_tiles_match_ref(void **state)
 {
     (void)state;
@@ -204,34 +234,67 @@ static void test_tiles_match_ref(void **state)
     if (!simd) skip();
     for (size_t i = 0; i < sizeof weight_types / sizeof weight_types[0]; i++) {
         rx_type t = weight_types[i];
-        if (!simd->type[t].tile) continue;
         int64_t sizes[4];
         int ns = sizes_for(t, sizes);
         for (int si = 0; si < ns; si++) {
             int64_t n = sizes[si];
             operands o = make_operands(t, n, RX_TILE_ROWS, RX_TILE_TOKENS);
-            for (int nr = 1; nr <= RX_TILE_ROWS; nr++) {
-                for (int nt = 1; nt <= RX_TILE_TOKENS; nt++) {
-                    const int64_t ld = 7;
-                    float s[RX_TILE_TOKENS * 7];
-                    simd->type[t].tile(n, s, ld, o.w, o.w_row, o.a, o.a_row, nr, nt);
-                    for (int r = 0; r < nr; r++) {
-                        for (int k = 0; k < nt; k++) {
-                            float want;
-                            ref->type[t].vec_dot(n, &want, (char *)o.w + r * o.w_row,
-                                                 (char *)o.a + k * o.a_row);
-                            double tol = DOT_REL_TOL * abs_dot(o.wf + r * n, o.af + k * n, n);
-                            if (fabs((double)want - s[k * ld + r]) > tol + 1e-30) {
-                                fail_msg("%s n=%lld tile %dx%d [%d,%d]: %g vs %g", rx_type_name(t),
-                                         (long long)n, nr, nt, r, k, s[k * ld + r], want);
-                            }
-                        }
-                    }
-                }
+            if (simd->type[t].tile) check_tile(t, "tile", simd->type[t].tile, n, &o, ref_vec_dot);
+            assert_true(!simd->type[t].gemm_tile == !ref->type[t].gemm_tile);
+            if (simd->type[t].gemm_tile && n % 8 == 0) {
+                check_tile(t, "gemm", simd->type[t].gemm_tile, n, &o, ref_gemm);
+                check_tile(t, "ref gemm", ref->type[t].gemm_tile, n, &o, ref_gemm);
             }
             free_operands(&o);
         }
     }
+}
+
+/* The two float orders differ (that is why both exist), yet both are dot products. */
+static void test_gemm_order_is_a_dot(void **state)
+{
+    (void)state;
+    const rx_kernel_set *ref = rx_kernels_ref();
+    const rx_type float_types[] = {RX_TYPE_F32, RX_TYPE_F16, RX_TYPE_BF16};
+    for (size_t i = 0; i < 3; i++) {
+        const int64_t n = 1024;
+        operands o = make_operands(float_types[i], n, 1, 1);
+        double want = 0;
+        for (int64_t k = 0; k < n; k++)
+            want += (double)o.wf[k] * o.af[k];
+        float got;
+        ref->type[float_types[i]].gemm_tile(n, &got, 1, o.w, 0, o.a, 0, 1, 1);
+        if (fabs(want - got) > 1e-5 * abs_dot(o.wf, o.af, n))
+            fail_msg("%s: gemm %g vs %g", rx_type_name(float_types[i]), got, want);
+        free_operands(&o);
+    }
+}
+
+/* ggml's vector exp: within 2 ulp of exp, 0 and inf at the ends; silu and softmax's
+ * exponentials identical in both sets, tails (expf) included. */
+static void test_activations(void **state)
+{
+    (void)state;
+    for (float x = -87.0f; x < 88.0f; x += 0.0137f) { /* normal results */
+        double e = exp((double)x), got = rx_kernels__expf_ggml(x);
+        if (fabs(got - e) > 2.5 * e * 0x1p-23) fail_msg("expf_ggml(%a) = %a vs %a", x, got, e);
+    }
+    assert_true(rx_kernels__expf_ggml(-INFINITY) == 0.0f);
+    assert_true(rx_kernels__expf_ggml(-200.0f) == 0.0f);
+    assert_true(isinf(rx_kernels__expf_ggml(100.0f)));
+    const rx_kernel_set *ref = rx_kernels_ref(), *simd = rx_kernels_avx2();
+    if (!simd) skip();
+    const int64_t n = 1003; /* a scalar tail too */
+    float *x = random_floats(n), a[1003], b[1003];
+    for (int64_t i = 0; i < n; i++)
+        x[i] *= i % 5 == 0 ? 40.0f : 4.0f; /* some past exp's range reduction limits */
+    x[10] = -INFINITY;
+    ref->silu(n, a, x), simd->silu(n, b, x);
+    assert_memory_equal(a, b, sizeof a);
+    double sa = ref->exp_sum(n, a, x, 3.0f), sb = simd->exp_sum(n, b, x, 3.0f);
+    assert_memory_equal(a, b, sizeof a);
+    assert_memory_equal(&sa, &sb, sizeof sa);
+    free(x);
 }
 
 /* ref vec_dot agrees with a double-precision dot of the dequantized operands. */
@@ -278,6 +341,8 @@ int main(void)
         cmocka_unit_test(test_ref_dot_exactness),
         cmocka_unit_test(test_vec_dot_matches_ref),
         cmocka_unit_test(test_tiles_match_ref),
+        cmocka_unit_test(test_gemm_order_is_a_dot),
+        cmocka_unit_test(test_activations),
         cmocka_unit_test(test_select),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -107,6 +107,102 @@ static void test_parallel_conversion(void **state)
     rx_threadpool_destroy(tp);
 }
 
+/* y for rows x cols weights of type `type` (from a fixed pattern) and n_tokens activations. */
+static float *run_matmul(const rx_kernel_set *ks, rx_type type, int64_t rows, int64_t cols,
+                         int64_t n_tokens, void **w_out, void **act_out)
+{
+    float *wf = malloc(sizeof(float) * rows * cols), *x = malloc(sizeof(float) * n_tokens * cols);
+    for (int64_t i = 0; i < rows * cols; i++)
+        wf[i] = (float)sin(0.37 * (double)i);
+    for (int64_t i = 0; i < n_tokens * cols; i++)
+        x[i] = (float)cos(0.11 * (double)i + 0.5);
+    void *w = malloc(rx_row_size(type, cols) * rows);
+    rx_quantize_rows(type, wf, w, rows, cols);
+    size_t scratch_size = rx_matmul_scratch_size(ks, type, cols, n_tokens);
+    void *scratch = malloc(scratch_size + 1);
+    float *y = aligned_alloc(64, ((sizeof(float) * rows * n_tokens) + 63) & ~(size_t)63);
+    rx_matrix m = {type, w, rows, cols};
+    assert_int_equal(rx_matmul(ks, NULL, &m, x, n_tokens, y, scratch, scratch_size), RX_OK);
+    if (act_out) {
+        rx_type vt = ks->type[type].vec_dot_type;
+        *act_out = malloc(rx_row_size(vt, cols) * n_tokens);
+        for (int64_t t = 0; t < n_tokens; t++)
+            ks->type[vt].from_float(x + t * cols, (char *)*act_out + t * rx_row_size(vt, cols),
+                                    cols);
+    }
+    if (w_out)
+        *w_out = w;
+    else
+        free(w);
+    free(wf), free(x), free(scratch);
+    return y;
+}
+
+/* llama.cpp's choice of order: tinyBLAS for >= 2 tokens when float shapes suit it (cols % 8,
+ * rows % 4), ggml's vec_dot otherwise; each result equals that kernel's, bit for bit. */
+static void test_schedule_choice(void **state)
+{
+    (void)state;
+    const rx_kernel_set *ref = rx_kernels_ref();
+    static const struct {
+        int64_t rows, cols, n_tokens;
+        bool gemm;
+    } cases[] = {
+        {8, 64, 2, true},  {8, 64, 1, false}, {6, 64, 3, false},
+        {8, 60, 3, false}, {12, 96, 5, true},
+    };
+    const rx_type types[] = {RX_TYPE_F32, RX_TYPE_F16, RX_TYPE_BF16};
+    for (size_t ti = 0; ti < 3; ti++) {
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            const rx_type t = types[ti];
+            const int64_t rows = cases[i].rows, cols = cases[i].cols;
+            void *w, *a;
+            float *y = run_matmul(ref, t, rows, cols, cases[i].n_tokens, &w, &a);
+            const size_t wr = rx_row_size(t, cols),
+                         ar = rx_row_size(ref->type[t].vec_dot_type, cols);
+            for (int64_t k = 0; k < cases[i].n_tokens; k++) {
+                for (int64_t r = 0; r < rows; r++) {
+                    float want;
+                    const char *wrow = (char *)w + r * wr, *arow = (char *)a + k * ar;
+                    if (cases[i].gemm)
+                        ref->type[t].gemm_tile(cols, &want, 1, wrow, 0, arow, 0, 1, 1);
+                    else
+                        ref->type[t].vec_dot(cols, &want, wrow, arow);
+                    if (memcmp(&want, &y[k * rows + r], sizeof want) != 0)
+                        fail_msg("%s case %zu [%lld,%lld]: %a, want %a", rx_type_name(t), i,
+                                 (long long)k, (long long)r, y[k * rows + r], want);
+                }
+            }
+            free(y), free(w), free(a);
+        }
+    }
+}
+
+/* Both kernel sets give the same bits for every type and both schedules. */
+static void test_sets_agree(void **state)
+{
+    (void)state;
+    const rx_kernel_set *simd = rx_kernels_avx2();
+    if (!simd) skip();
+    static const rx_type types[] = {RX_TYPE_F32,  RX_TYPE_F16,  RX_TYPE_BF16, RX_TYPE_Q8_0,
+                                    RX_TYPE_Q4_0, RX_TYPE_Q5_0, RX_TYPE_Q4_K, RX_TYPE_Q6_K};
+    static const int64_t shapes[][3] = {{8, 1, 1}, {16, 1, 5}, {37, 1, 3}, {12, 2, 1}};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        const int64_t bs = rx_type_get(types[i])->block_size;
+        for (size_t j = 0; j < sizeof shapes / sizeof shapes[0]; j++) {
+            const int64_t cols =
+                bs == 1 ? 96 + 4 * shapes[j][1] : (bs == 32 ? 64 : 256) * shapes[j][1];
+            float *a = run_matmul(rx_kernels_ref(), types[i], shapes[j][0], cols, shapes[j][2],
+                                  NULL, NULL);
+            float *b = run_matmul(simd, types[i], shapes[j][0], cols, shapes[j][2], NULL, NULL);
+            if (memcmp(a, b, sizeof(float) * shapes[j][0] * shapes[j][2]) != 0)
+                fail_msg("%s %lldx%lld x %lld tokens: avx2 and ref differ", rx_type_name(types[i]),
+                         (long long)shapes[j][0], (long long)cols, (long long)shapes[j][2]);
+            free(a), free(b);
+        }
+    }
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -128,8 +224,8 @@ static void test_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_all_types),
-        cmocka_unit_test(test_parallel_conversion),
+        cmocka_unit_test(test_all_types),       cmocka_unit_test(test_parallel_conversion),
+        cmocka_unit_test(test_schedule_choice), cmocka_unit_test(test_sets_agree),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

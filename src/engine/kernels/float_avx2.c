@@ -1,6 +1,8 @@
-/* AVX2+FMA+F16C kernels of the float types F32, F16 and BF16: conversions, dot products and
- * matmul tiles. Products are summed in float with FMA; the tail past a multiple of 8 goes
- * through the scalar conversions of core/fp16.h. */
+/* AVX2+FMA+F16C kernels of the float types F32, F16 and BF16: conversions, and dot products
+ * in llama.cpp's two orders (see kernels.h): ggml's vec_dot (single tokens; tile) and
+ * llamafile's tinyBLAS (batches; gemm). Bit-identical to convert_ref.c. */
+#include <math.h>
+
 #include "engine/kernels/internal.h"
 #include "engine/kernels/simd_avx2.h"
 
@@ -28,7 +30,7 @@ static inline float get_f32(const void *p, int64_t i)
 }
 static inline float get_f16(const void *p, int64_t i)
 {
-    return rx_fp16_to_f32(((const uint16_t *)p)[i]);
+    return rx_half_to_float(((const uint16_t *)p)[i]);
 }
 static inline float get_bf16(const void *p, int64_t i)
 {
@@ -85,12 +87,18 @@ void rx_kernels__bf16_from_float_avx2(const float *restrict x, void *restrict y,
 typedef __m256 (*load8_fn)(const void *p, int64_t i);
 typedef float (*get1_fn)(const void *p, int64_t i);
 
-/* An nr x nt block of dot products over rows of one float type. Forced inline with constant
- * nr, nt and loaders, so the accumulators live in registers and the loops unroll. */
-static inline __attribute__((always_inline)) void
-tile_float(int64_t n, float *restrict s, int64_t ld_s, const char *restrict w, size_t ws,
-           const char *restrict a, size_t as, const int nr, const int nt, load8_fn load,
-           get1_fn get, const size_t esize)
+enum ftype { FT_F32, FT_F16, FT_BF16 };
+
+/* --- tinyBLAS order (batches): one accumulator per output, element i in lane i % 8 ---------- */
+
+/* An nr x nt block of dot products over rows of one float type, n a multiple of 8. Forced
+ * inline with constant nr, nt and loaders, so the accumulators live in registers and the loops
+ * unroll. */
+static inline __attribute__((always_inline)) void gemm_block(int64_t n, float *restrict s,
+                                                             int64_t ld_s, const char *restrict w,
+                                                             size_t ws, const char *restrict a,
+                                                             size_t as, const int nr, const int nt,
+                                                             load8_fn load, const size_t esize)
 {
     __m256 acc[RX_TILE_ROWS][2];
 #pragma GCC unroll 4
@@ -103,8 +111,7 @@ tile_float(int64_t n, float *restrict s, int64_t ld_s, const char *restrict w, s
      * hardware prefetcher alone leaves DRAM bandwidth unused */
     const size_t step = (size_t)nr * 8 * esize;
     const char *ahead = w + (size_t)nr * ws;
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
+    for (int64_t i = 0; i + 8 <= n; i += 8) {
         const char *pf = ahead + (size_t)(i / 8) * step;
 #pragma GCC unroll 4
         for (size_t off = 0; off < step; off += 64)
@@ -121,99 +128,197 @@ tile_float(int64_t n, float *restrict s, int64_t ld_s, const char *restrict w, s
                 acc[r][t] = _mm256_fmadd_ps(wv, av[t], acc[r][t]);
         }
     }
+#pragma GCC unroll 4
     for (int r = 0; r < nr; r++) {
-        for (int t = 0; t < nt; t++) {
-            float sum = rx_hsum_ps(acc[r][t]);
-            for (int64_t k = i; k < n; k++)
-                sum += get(w + r * ws, k) * get(a + t * as, k);
-            s[t * ld_s + r] = sum;
-        }
+#pragma GCC unroll 2
+        for (int t = 0; t < nt; t++)
+            s[t * ld_s + r] = rx_hsum_ps(acc[r][t]);
     }
 }
 
 /* Walks an nr x nt request in 4x2 pieces (rows x tokens), the largest that fits the 16
  * vector registers. */
 static inline __attribute__((always_inline)) void
-tile_walk(int64_t n, float *restrict s, int64_t ld_s, const char *restrict w, size_t ws,
-          const char *restrict a, size_t as, int nr, int nt, load8_fn load, get1_fn get,
-          const size_t esize)
+gemm_walk(int64_t n, float *restrict s, int64_t ld_s, const char *restrict w, size_t ws,
+          const char *restrict a, size_t as, int nr, int nt, load8_fn load, const size_t esize)
 {
     for (int t = 0; t < nt; t += 2) {
         const char *at = a + (size_t)t * as;
         float *st = s + t * ld_s;
         if (nr == 4 && nt - t >= 2) {
-            tile_float(n, st, ld_s, w, ws, at, as, 4, 2, load, get, esize);
+            gemm_block(n, st, ld_s, w, ws, at, as, 4, 2, load, esize);
         } else if (nr == 4) {
-            tile_float(n, st, ld_s, w, ws, at, as, 4, 1, load, get, esize);
+            gemm_block(n, st, ld_s, w, ws, at, as, 4, 1, load, esize);
         } else {
             for (int r = 0; r < nr; r++) {
                 if (nt - t >= 2) {
-                    tile_float(n, st + r, ld_s, w + r * ws, ws, at, as, 1, 2, load, get, esize);
+                    gemm_block(n, st + r, ld_s, w + r * ws, ws, at, as, 1, 2, load, esize);
                 } else {
-                    tile_float(n, st + r, ld_s, w + r * ws, ws, at, as, 1, 1, load, get, esize);
+                    gemm_block(n, st + r, ld_s, w + r * ws, ws, at, as, 1, 1, load, esize);
                 }
             }
         }
     }
 }
 
-void rx_kernels__dot_f32_avx2(int64_t n, float *restrict s, const void *restrict x,
-                              const void *restrict y);
+void rx_kernels__gemm_f32_avx2(int64_t n, float *restrict s, int64_t ld_s, const void *restrict w,
+                               size_t ws, const void *restrict a, size_t as, int nr, int nt)
+{
+    gemm_walk(n, s, ld_s, w, ws, a, as, nr, nt, load_f32, 4);
+}
+
+void rx_kernels__gemm_f16_avx2(int64_t n, float *restrict s, int64_t ld_s, const void *restrict w,
+                               size_t ws, const void *restrict a, size_t as, int nr, int nt)
+{
+    gemm_walk(n, s, ld_s, w, ws, a, as, nr, nt, load_f16, 2);
+}
+
+void rx_kernels__gemm_bf16_avx2(int64_t n, float *restrict s, int64_t ld_s, const void *restrict w,
+                                size_t ws, const void *restrict a, size_t as, int nr, int nt)
+{
+    gemm_walk(n, s, ld_s, w, ws, a, as, nr, nt, load_bf16, 2);
+}
+
+/* --- ggml vec_dot order (single tokens): four accumulators per output ------------------------ */
+
+/* ggml_vec_dot_f16/_f32's fold of acc[0..3]: (0+2) + (1+3), low half plus high, two hadds. */
+static inline float reduce_4x8(const __m256 acc[4])
+{
+    __m256 x = _mm256_add_ps(_mm256_add_ps(acc[0], acc[2]), _mm256_add_ps(acc[1], acc[3]));
+    __m128 t = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+    t = _mm_hadd_ps(t, t);
+    return _mm_cvtss_f32(_mm_hadd_ps(t, t));
+}
+
+/* ggml_vec_dot_bf16's fold: the same pairing of accumulators, then hsum_float_8. */
+static inline float reduce_4x8_bf16(const __m256 acc[4])
+{
+    return rx_hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[2]), _mm256_add_ps(acc[1], acc[3])));
+}
+
+/* The part of a row past the last multiple of 32, added to the folded sum as ggml does: F32 in
+ * float (plain multiply-adds in groups of four, then fused ones, as GCC compiled it), F16 and
+ * BF16 in double. */
+static inline float finish(enum ftype ft, float folded, int64_t np, int64_t n, const void *x,
+                           const void *y, load8_fn load, get1_fn get)
+{
+    /* products eight at a time (a vector multiply rounds each one as the scalar code does),
+     * then added one by one in ggml's order */
+    float p[8];
+    int64_t i = np;
+    if (ft == FT_F32) {
+        const int64_t plain_end = np + ((n - np) & ~(int64_t)3);
+        float sum = folded;
+        for (; i + 8 <= plain_end; i += 8) {
+            _mm256_storeu_ps(p, _mm256_mul_ps(load(x, i), load(y, i)));
+            for (int l = 0; l < 8; l++)
+                sum += p[l];
+        }
+        for (; i < plain_end; i++)
+            sum += get(x, i) * get(y, i);
+        for (; i < n; i++)
+            sum = fmaf(get(x, i), get(y, i), sum);
+        return sum;
+    }
+    double sum = folded;
+    for (; i + 8 <= n; i += 8) {
+        _mm256_storeu_ps(p, _mm256_mul_ps(load(x, i), load(y, i)));
+        for (int l = 0; l < 8; l++)
+            sum += (double)p[l];
+    }
+    for (; i < n; i++)
+        sum += (double)(get(x, i) * get(y, i));
+    return (float)sum;
+}
+
+/* nr (1, 2 or 4) rows of w against one activation row, each with its own four accumulators;
+ * pf_ahead: bytes from these rows to the ones to prefetch. */
+static inline __attribute__((always_inline)) void
+dot_rows(int64_t n, float *restrict s, const char *restrict w, size_t ws, const char *restrict a,
+         const int nr, size_t pf_ahead, load8_fn load, get1_fn get, const size_t esize,
+         enum ftype ft)
+{
+    __m256 acc[RX_TILE_ROWS][4];
+#pragma GCC unroll 4
+    for (int r = 0; r < nr; r++)
+        for (int k = 0; k < 4; k++)
+            acc[r][k] = _mm256_setzero_ps();
+    const int64_t np = n & ~(int64_t)31;
+    for (int64_t i = 0; i < np; i += 32) {
+        /* sweep the rows pf_ahead bytes on (contiguous with these) at the pace these are read:
+         * the hardware prefetcher alone leaves DRAM bandwidth unused */
+        const char *pf = w + pf_ahead + (size_t)i * nr * esize;
+#pragma GCC unroll 4
+        for (size_t off = 0; off < (size_t)nr * 32 * esize; off += 64)
+            _mm_prefetch(pf + off, _MM_HINT_T0);
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++) {
+            __m256 av = load(a, i + 8 * k);
+#pragma GCC unroll 4
+            for (int r = 0; r < nr; r++)
+                acc[r][k] = _mm256_fmadd_ps(load(w + r * ws, i + 8 * k), av, acc[r][k]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < nr; r++) {
+        float folded = ft == FT_BF16 ? reduce_4x8_bf16(acc[r]) : reduce_4x8(acc[r]);
+        s[r] = finish(ft, folded, np, n, w + r * ws, a, load, get);
+    }
+}
+
+/* vec_dot's order for an nr x nt request, a token at a time, prefetching the next panel. */
+static inline __attribute__((always_inline)) void
+dot_walk(int64_t n, float *restrict s, int64_t ld_s, const char *restrict w, size_t ws,
+         const char *restrict a, size_t as, int nr, int nt, load8_fn load, get1_fn get,
+         const size_t esize, enum ftype ft)
+{
+    const size_t ahead = (size_t)nr * ws;
+    for (int t = 0; t < nt; t++) {
+        const char *at = a + (size_t)t * as;
+        float *st = s + t * ld_s;
+        int r = 0;
+        if (nr == 4) { /* 16 accumulators spill a little, still faster than two pairs */
+            dot_rows(n, st, w, ws, at, 4, ahead, load, get, esize, ft);
+            continue;
+        }
+        for (; r + 2 <= nr; r += 2)
+            dot_rows(n, st + r, w + r * ws, ws, at, 2, ahead, load, get, esize, ft);
+        if (r < nr) dot_rows(n, st + r, w + r * ws, ws, at, 1, ahead, load, get, esize, ft);
+    }
+}
 
 void rx_kernels__tile_f32_avx2(int64_t n, float *restrict s, int64_t ld_s, const void *restrict w,
                                size_t ws, const void *restrict a, size_t as, int nr, int nt)
 {
-    tile_walk(n, s, ld_s, w, ws, a, as, nr, nt, load_f32, get_f32, 4);
+    dot_walk(n, s, ld_s, w, ws, a, as, nr, nt, load_f32, get_f32, 4, FT_F32);
 }
 
 void rx_kernels__tile_f16_avx2(int64_t n, float *restrict s, int64_t ld_s, const void *restrict w,
                                size_t ws, const void *restrict a, size_t as, int nr, int nt)
 {
-    tile_walk(n, s, ld_s, w, ws, a, as, nr, nt, load_f16, get_f16, 2);
+    dot_walk(n, s, ld_s, w, ws, a, as, nr, nt, load_f16, get_f16, 2, FT_F16);
 }
 
 void rx_kernels__tile_bf16_avx2(int64_t n, float *restrict s, int64_t ld_s, const void *restrict w,
                                 size_t ws, const void *restrict a, size_t as, int nr, int nt)
 {
-    tile_walk(n, s, ld_s, w, ws, a, as, nr, nt, load_bf16, get_bf16, 2);
-}
-
-/* A single dot product with four independent accumulators to hide FMA latency. */
-static inline __attribute__((always_inline)) float
-dot_float(int64_t n, const void *x, const void *y, load8_fn load, get1_fn get)
-{
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                     _mm256_setzero_ps()};
-    int64_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-#pragma GCC unroll 4
-        for (int k = 0; k < 4; k++) {
-            acc[k] = _mm256_fmadd_ps(load(x, i + 8 * k), load(y, i + 8 * k), acc[k]);
-        }
-    }
-    for (; i + 8 <= n; i += 8)
-        acc[0] = _mm256_fmadd_ps(load(x, i), load(y, i), acc[0]);
-    float sum =
-        rx_hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
-    for (; i < n; i++)
-        sum += get(x, i) * get(y, i);
-    return sum;
+    dot_walk(n, s, ld_s, w, ws, a, as, nr, nt, load_bf16, get_bf16, 2, FT_BF16);
 }
 
 void rx_kernels__dot_f32_avx2(int64_t n, float *restrict s, const void *restrict x,
                               const void *restrict y)
 {
-    *s = dot_float(n, x, y, load_f32, get_f32);
+    dot_rows(n, s, x, 0, y, 1, 0, load_f32, get_f32, 4, FT_F32);
 }
 
 void rx_kernels__dot_f16_avx2(int64_t n, float *restrict s, const void *restrict x,
                               const void *restrict y)
 {
-    *s = dot_float(n, x, y, load_f16, get_f16);
+    dot_rows(n, s, x, 0, y, 1, 0, load_f16, get_f16, 2, FT_F16);
 }
 
 void rx_kernels__dot_bf16_avx2(int64_t n, float *restrict s, const void *restrict x,
                                const void *restrict y)
 {
-    *s = dot_float(n, x, y, load_bf16, get_bf16);
+    dot_rows(n, s, x, 0, y, 1, 0, load_bf16, get_bf16, 2, FT_BF16);
 }

@@ -22,6 +22,29 @@ static inline int rx_kernels__nearest_int(float f)
     return (i & 0x007fffff) - 0x00400000;
 }
 
+/* The two ways ggml's AVX2 code folds 8-lane float accumulators into one number, written out
+ * for the plain-C kernels (float addition is commutative, so only the grouping matters).
+ * hsum8: hsum_float_8 / tinyBLAS: lane i with i+4, then (0+2) + (1+3). */
+static inline float rx_kernels__hsum8(const float v[8])
+{
+    float t[4];
+    for (int i = 0; i < 4; i++)
+        t[i] = v[i] + v[i + 4];
+    return (t[0] + t[2]) + (t[1] + t[3]);
+}
+
+/* ggml_vec_dot_f16/_f32's four accumulators acc[k][lane] (element 32*i + 8*k + lane): (0+2) +
+ * (1+3) per lane, lane i with i+4, then two horizontal adds: (0+1) + (2+3). */
+static inline float rx_kernels__reduce_4x8(const float acc[4][8])
+{
+    float x[8], t[4];
+    for (int l = 0; l < 8; l++)
+        x[l] = (acc[0][l] + acc[2][l]) + (acc[1][l] + acc[3][l]);
+    for (int i = 0; i < 4; i++)
+        t[i] = x[i] + x[i + 4];
+    return (t[0] + t[1]) + (t[2] + t[3]);
+}
+
 /* float types (convert_ref.c) */
 void rx_kernels__f32_to_float(const void *restrict x, float *restrict y, int64_t n);
 void rx_kernels__f32_from_float(const float *restrict x, void *restrict y, int64_t n);
@@ -35,6 +58,19 @@ void rx_kernels__dot_f16_ref(int64_t n, float *restrict s, const void *restrict 
                              const void *restrict y);
 void rx_kernels__dot_bf16_ref(int64_t n, float *restrict s, const void *restrict x,
                               const void *restrict y);
+void rx_kernels__gemm_f32_ref(int64_t n, float *restrict s, int64_t ld_s, const void *restrict w,
+                              size_t ws, const void *restrict a, size_t as, int nr, int nt);
+void rx_kernels__gemm_f16_ref(int64_t n, float *restrict s, int64_t ld_s, const void *restrict w,
+                              size_t ws, const void *restrict a, size_t as, int nr, int nt);
+void rx_kernels__gemm_bf16_ref(int64_t n, float *restrict s, int64_t ld_s, const void *restrict w,
+                               size_t ws, const void *restrict a, size_t as, int nr, int nt);
+
+/* ggml's activation numerics (act_ref.c, act_avx2.c) */
+float rx_kernels__expf_ggml(float x);
+void rx_kernels__silu_ref(int64_t n, float *y, const float *x);
+double rx_kernels__exp_sum_ref(int64_t n, float *y, const float *x, float max);
+void rx_kernels__silu_avx2(int64_t n, float *y, const float *x);
+double rx_kernels__exp_sum_avx2(int64_t n, float *y, const float *x, float max);
 
 /* 32-element block types (q_ref.c) */
 void rx_kernels__q4_0_to_float_ref(const void *restrict x, float *restrict y, int64_t n);
@@ -90,6 +126,12 @@ void rx_kernels__tile_f32_avx2(int64_t n, float *restrict s, int64_t ld_s, const
 void rx_kernels__tile_f16_avx2(int64_t n, float *restrict s, int64_t ld_s, const void *restrict w,
                                size_t ws, const void *restrict a, size_t as, int nr, int nt);
 void rx_kernels__tile_bf16_avx2(int64_t n, float *restrict s, int64_t ld_s, const void *restrict w,
+                                size_t ws, const void *restrict a, size_t as, int nr, int nt);
+void rx_kernels__gemm_f32_avx2(int64_t n, float *restrict s, int64_t ld_s, const void *restrict w,
+                               size_t ws, const void *restrict a, size_t as, int nr, int nt);
+void rx_kernels__gemm_f16_avx2(int64_t n, float *restrict s, int64_t ld_s, const void *restrict w,
+                               size_t ws, const void *restrict a, size_t as, int nr, int nt);
+void rx_kernels__gemm_bf16_avx2(int64_t n, float *restrict s, int64_t ld_s, const void *restrict w,
                                 size_t ws, const void *restrict a, size_t as, int nr, int nt);
 void rx_kernels__tile_q4_0_avx2(int64_t n, float *restrict s, int64_t ld_s, const void *restrict w,
                                 size_t ws, const void *restrict a, size_t as, int nr, int nt);

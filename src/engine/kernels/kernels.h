@@ -2,7 +2,13 @@
  * against the type activations are converted to (vec_dot_type), as llama.cpp pairs them:
  *   F32 x F32, F16 x F16, BF16 x BF16, Q4_0/Q5_0/Q8_0 x Q8_0, Q4_K/Q6_K x Q8_K.
  * One set is plain C (`ref`, always built); SIMD sets live in <op>_<isa>.c files with the same
- * signatures and are chosen once at start-up by CPU detection (rx_kernels_select). */
+ * signatures and are chosen once at start-up by CPU detection (rx_kernels_select).
+ *
+ * Every kernel sums in the order llama.cpp's x86 AVX2 build does (ggml b4748), so both sets
+ * give the same bits as it and as each other: small models turn a last-bit difference before
+ * an fp16 or 8-bit rounding into visible log-probability changes. That build has two orders
+ * for one product: ggml's vec_dot (one token at a time) and llamafile's tinyBLAS (batches);
+ * `vec_dot`/`tile` follow the first and `gemm_tile` the second (see matmul.c for which wins). */
 #ifndef RX_ENGINE_KERNELS_H
 #define RX_ENGINE_KERNELS_H
 
@@ -35,13 +41,25 @@ typedef struct {
     rx_type vec_dot_type;        /* what activations are converted to before vec_dot */
     rx_to_float_fn to_float;     /* NULL if the type cannot be read */
     rx_from_float_fn from_float; /* NULL if the type cannot be written */
-    rx_vec_dot_fn vec_dot;       /* NULL if the type cannot be multiplied */
-    rx_tile_fn tile;             /* NULL: the matmul falls back to vec_dot */
+    rx_vec_dot_fn vec_dot;       /* ggml's vec_dot order; NULL if the type cannot be multiplied */
+    rx_tile_fn tile;             /* vec_dot's order, several at once; NULL: vec_dot is called */
+    /* llamafile tinyBLAS's order, where it differs from vec_dot's (float types); n must be a
+     * multiple of 8. NULL: the type has no such path, or its tinyBLAS sums like vec_dot. */
+    rx_tile_fn gemm_tile;
 } rx_type_kernels;
+
+/* y[i] = x[i] / (1 + exp(-x[i])) as ggml_vec_silu_f32: groups of 8 through ggml's vector exp,
+ * the rest through expf. y may equal x. */
+typedef void (*rx_silu_fn)(int64_t n, float *y, const float *x);
+/* y[i] = exp(x[i] - max) as ggml_vec_soft_max_f32 computes it (groups of 8 through ggml's
+ * vector exp, each group's sum added in double, the rest through expf); returns the sum. */
+typedef double (*rx_exp_sum_fn)(int64_t n, float *y, const float *x, float max);
 
 typedef struct {
     const char *name; /* "ref", "avx2" */
     rx_type_kernels type[RX_TYPE_COUNT];
+    rx_silu_fn silu;
+    rx_exp_sum_fn exp_sum;
 } rx_kernel_set;
 
 /* The plain-C set; always available. */

@@ -1,6 +1,7 @@
 /* AVX2 dot products of the K types (Q4_K, Q6_K) with Q8_K activations, one 256-element
- * super-block at a time: integer products scaled per sub-block in int32, the min / offset
- * terms taken from the activation's precomputed 16-element sums (bsums). */
+ * super-block at a time: integer products scaled per sub-block in int32 lanes, the q4_K min
+ * terms from the activation's precomputed 16-element sums (bsums). The lanes, their float
+ * accumulation and the final folds are ggml's AVX2 vec_dot's, so results match it bit for bit. */
 #include "engine/kernels/internal.h"
 #include "engine/kernels/simd_avx2.h"
 
@@ -41,7 +42,9 @@ static inline __m256i scale_pair(int8_t s0, int8_t s1)
     return _mm256_set_m128i(_mm_set1_epi16(s1), _mm_set1_epi16(s0));
 }
 
-/* One 128-element half of a q6_K block: codes kept unsigned (0..63), offset 32 applied later. */
+/* One 128-element half of a q6_K block: codes kept unsigned (0..63) through maddubs, the
+ * offset 32 taken off each 16-bit pair sum before scaling, as ggml does, so every int32 lane
+ * (four consecutive elements of a 32-element run) holds the same value as in ggml. */
 static inline __m256i q6_K_half_isum(const uint8_t *ql, const uint8_t *qh, const int8_t *sc,
                                      const int8_t *q8)
 {
@@ -60,24 +63,29 @@ static inline __m256i q6_K_half_isum(const uint8_t *ql, const uint8_t *qh, const
     __m256i sum = _mm256_setzero_si256();
     for (int k = 0; k < 4; k++) {
         __m256i yk = _mm256_loadu_si256((const __m256i *)(q8 + 32 * k));
-        __m256i p = _mm256_maddubs_epi16(q[k], yk);
+        __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q[k], yk),
+                                     _mm256_maddubs_epi16(_mm256_set1_epi8(32), yk));
         sum = _mm256_add_epi32(sum, _mm256_madd_epi16(p, scale_pair(sc[2 * k], sc[2 * k + 1])));
     }
     return sum;
 }
 
-/* q6_K block times q8_K block, before the scale d: codes are unsigned 0..63, so the offset
- * 32 * sum over groups of scale * (sum of the group's activations) comes off afterwards. */
+/* q6_K block times q8_K block, before the scale d. */
 static inline __m256i q6_K_block_isum(const rx_block_q6_K *x, const rx_block_q8_K *y)
 {
-    __m256i isum =
-        _mm256_add_epi32(q6_K_half_isum(x->ql, x->qh, x->scales, y->qs),
-                         q6_K_half_isum(x->ql + 64, x->qh + 32, x->scales + 8, y->qs + 128));
+    return _mm256_add_epi32(q6_K_half_isum(x->ql, x->qh, x->scales, y->qs),
+                            q6_K_half_isum(x->ql + 64, x->qh + 32, x->scales + 8, y->qs + 128));
+}
+
+/* q4_K's min term as ggml folds it: the 8 sub-block mins times the activation's 32-element sums,
+ * paired into 4 int32 lanes. */
+static inline __m128i q4_K_min_products(const uint8_t m[8], const rx_block_q8_K *y)
+{
     __m128i bs_lo = _mm_loadu_si128((const __m128i *)y->bsums);
     __m128i bs_hi = _mm_loadu_si128((const __m128i *)(y->bsums + 8));
-    __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x->scales));
-    __m256i off = _mm256_madd_epi16(_mm256_set_m128i(bs_hi, bs_lo), sc16);
-    return _mm256_sub_epi32(isum, _mm256_slli_epi32(off, 5));
+    __m128i sums32 = _mm_hadd_epi16(bs_lo, bs_hi);
+    __m128i mins = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)m));
+    return _mm_madd_epi16(mins, sums32);
 }
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
@@ -89,12 +97,12 @@ static ALWAYS_INLINE void tile_k(int64_t nb, float *restrict s, int64_t ld_s,
                                  size_t as, const int nr, const int nt, const bool q6)
 {
     __m256 acc[RX_TILE_ROWS][2];
-    float mins[RX_TILE_ROWS][2];
+    __m128 mins[RX_TILE_ROWS][2]; /* q4_K: the min terms, in four lanes */
 #pragma GCC unroll 4
     for (int r = 0; r < nr; r++) {
 #pragma GCC unroll 2
         for (int t = 0; t < nt; t++)
-            acc[r][t] = _mm256_setzero_ps(), mins[r][t] = 0;
+            acc[r][t] = _mm256_setzero_ps(), mins[r][t] = _mm_setzero_ps();
     }
     const size_t bb = q6 ? sizeof(rx_block_q6_K) : sizeof(rx_block_q4_K);
     const char *ahead = w + (size_t)nr * ws;
@@ -123,13 +131,11 @@ static ALWAYS_INLINE void tile_k(int64_t nb, float *restrict s, int64_t ld_s,
 #pragma GCC unroll 2
                 for (int t = 0; t < nt; t++) {
                     const rx_block_q8_K *y = (const rx_block_q8_K *)(a + t * as) + i;
-                    int32_t msum = 0;
-                    for (int j = 0; j < 8; j++)
-                        msum += m[j] * (y->bsums[2 * j] + y->bsums[2 * j + 1]);
                     __m256 d = _mm256_set1_ps(dx * y->d);
                     acc[r][t] = _mm256_fmadd_ps(
                         d, _mm256_cvtepi32_ps(q4_K_block_isum(x, y->qs, sc)), acc[r][t]);
-                    mins[r][t] += mx * y->d * (float)msum;
+                    mins[r][t] = _mm_fmadd_ps(_mm_set1_ps(-y->d * mx),
+                                              _mm_cvtepi32_ps(q4_K_min_products(m, y)), mins[r][t]);
                 }
             }
         }
@@ -137,8 +143,11 @@ static ALWAYS_INLINE void tile_k(int64_t nb, float *restrict s, int64_t ld_s,
 #pragma GCC unroll 4
     for (int r = 0; r < nr; r++) {
 #pragma GCC unroll 2
-        for (int t = 0; t < nt; t++)
-            s[t * ld_s + r] = rx_hsum_ps(acc[r][t]) - mins[r][t];
+        for (int t = 0; t < nt; t++) {
+            __m128 mv = _mm_add_ps(mins[r][t], _mm_movehl_ps(mins[r][t], mins[r][t]));
+            mv = _mm_add_ss(mv, _mm_movehdup_ps(mv));
+            s[t * ld_s + r] = rx_hsum_ps(acc[r][t]) + _mm_cvtss_f32(mv);
+        }
     }
 }
 

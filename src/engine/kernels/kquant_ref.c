@@ -109,29 +109,41 @@ void rx_kernels__q8_K_from_float_ref(const float *restrict x, void *restrict y, 
     }
 }
 
+/* The K-type dots in ggml's AVX2 order: per super-block, eight int32 lanes (lane l holds
+ * elements 4l..4l+3 of every 32-element run, times its sub-block scale), accumulated in float
+ * with FMA times d; q4_K's mins go to four more lanes of their own. */
 void rx_kernels__dot_q4_K_q8_K_ref(int64_t n, float *restrict s, const void *restrict x,
                                    const void *restrict y)
 {
     const rx_block_q4_K *a = x;
     const rx_block_q8_K *b = y;
     uint8_t q[RX_QK_K];
-    float sum = 0;
+    float acc[8] = {0}, acc_m[4] = {0};
     for (int64_t i = 0; i < n / RX_QK_K; i++) {
         unpack_q4_K(&a[i], q);
-        int32_t isum = 0, msum = 0;
-        for (int j = 0; j < RX_QK_K / 32; j++) {
-            uint8_t sc, m;
-            rx_q4k_scale_min(j, a[i].scales, &sc, &m);
-            int32_t dot = 0;
-            for (int l = 0; l < 32; l++)
-                dot += q[32 * j + l] * b[i].qs[32 * j + l];
-            isum += sc * dot;
-            msum += m * (b[i].bsums[2 * j] + b[i].bsums[2 * j + 1]);
+        uint8_t sc[8], m[8];
+        for (int j = 0; j < 8; j++)
+            rx_q4k_scale_min(j, a[i].scales, &sc[j], &m[j]);
+        int32_t lane[8] = {0};
+        for (int j = 0; j < 8; j++) /* 32-element sub-blocks */
+            for (int l = 0; l < 8; l++) {
+                int32_t dot = 0;
+                for (int e = 32 * j + 4 * l; e < 32 * j + 4 * l + 4; e++)
+                    dot += q[e] * b[i].qs[e];
+                lane[l] += sc[j] * dot;
+            }
+        const float d = b[i].d * rx_fp16_to_f32(a[i].d);
+        for (int l = 0; l < 8; l++)
+            acc[l] = fmaf(d, (float)lane[l], acc[l]);
+        const float dmin = -b[i].d * rx_fp16_to_f32(a[i].dmin);
+        for (int k = 0; k < 4; k++) {
+            int32_t p = 0;
+            for (int j = 2 * k; j < 2 * k + 2; j++)
+                p += m[j] * (b[i].bsums[2 * j] + b[i].bsums[2 * j + 1]);
+            acc_m[k] = fmaf(dmin, (float)p, acc_m[k]);
         }
-        sum += rx_fp16_to_f32(a[i].d) * b[i].d * (float)isum;
-        sum -= rx_fp16_to_f32(a[i].dmin) * b[i].d * (float)msum;
     }
-    *s = sum;
+    *s = rx_kernels__hsum8(acc) + ((acc_m[0] + acc_m[2]) + (acc_m[1] + acc_m[3]));
 }
 
 void rx_kernels__dot_q6_K_q8_K_ref(int64_t n, float *restrict s, const void *restrict x,
@@ -140,17 +152,20 @@ void rx_kernels__dot_q6_K_q8_K_ref(int64_t n, float *restrict s, const void *res
     const rx_block_q6_K *a = x;
     const rx_block_q8_K *b = y;
     int8_t q[RX_QK_K];
-    float sum = 0;
+    float acc[8] = {0};
     for (int64_t i = 0; i < n / RX_QK_K; i++) {
         unpack_q6_K(&a[i], q);
-        int32_t isum = 0;
-        for (int g = 0; g < RX_QK_K / 16; g++) {
-            int32_t dot = 0;
-            for (int l = 0; l < 16; l++)
-                dot += q[16 * g + l] * b[i].qs[16 * g + l];
-            isum += a[i].scales[g] * dot;
-        }
-        sum += rx_fp16_to_f32(a[i].d) * b[i].d * (float)isum;
+        int32_t lane[8] = {0};
+        for (int g = 0; g < RX_QK_K / 16; g++) /* 16-element groups, one scale each */
+            for (int l = 4 * (g % 2); l < 4 * (g % 2) + 4; l++) {
+                int32_t dot = 0;
+                for (int e = 32 * (g / 2) + 4 * l; e < 32 * (g / 2) + 4 * l + 4; e++)
+                    dot += q[e] * b[i].qs[e];
+                lane[l] += a[i].scales[g] * dot;
+            }
+        const float d = b[i].d * rx_fp16_to_f32(a[i].d);
+        for (int l = 0; l < 8; l++)
+            acc[l] = fmaf(d, (float)lane[l], acc[l]);
     }
-    *s = sum;
+    *s = rx_kernels__hsum8(acc);
 }

@@ -1,6 +1,7 @@
 /* Plain-C kernels of the 32-element block types Q4_0, Q5_0 and Q8_0: dequantization, the
  * deterministic quantizers that write model files (as llama.cpp's quantize_row_*_ref), the Q8_0
- * activation quantizer (as llama.cpp's AVX2 path rounds it), and the dot products with Q8_0. */
+ * activation quantizer (as llama.cpp's AVX2 path rounds it), and the dot products with Q8_0 in
+ * the order llama.cpp's AVX2 build sums them. */
 #include "engine/kernels/internal.h"
 
 #include <math.h>
@@ -137,21 +138,37 @@ void rx_kernels__q8_0_from_float_ref(const float *restrict x, void *restrict y, 
     }
 }
 
+/* The _0 types' dot as ggml's AVX2 vec_dot and llamafile's tinyBLAS_Q0_AVX both sum it: per
+ * block, lane l holds the integer products of elements 4l..4l+3, converted to float and
+ * accumulated with FMA times d_x*d_y; the 8 lanes fold by hsum8 at the end. q holds the block's
+ * weight codes already centred (q4_0: code - 8, q5_0: code - 16). */
+static inline void accumulate_block(float acc[8], const int8_t q[RX_QK], const rx_block_q8_0 *y,
+                                    float dx)
+{
+    const float d = dx * rx_fp16_to_f32(y->d);
+    for (int l = 0; l < 8; l++) {
+        int sum = 0;
+        for (int k = 4 * l; k < 4 * l + 4; k++)
+            sum += q[k] * y->qs[k];
+        acc[l] = fmaf(d, (float)sum, acc[l]);
+    }
+}
+
 void rx_kernels__dot_q4_0_q8_0_ref(int64_t n, float *restrict s, const void *restrict x,
                                    const void *restrict y)
 {
     const rx_block_q4_0 *a = x;
     const rx_block_q8_0 *b = y;
-    float sum = 0;
+    float acc[8] = {0};
+    int8_t q[RX_QK];
     for (int64_t i = 0; i < n / RX_QK; i++) {
-        int sumi = 0;
         for (int j = 0; j < RX_QK / 2; j++) {
-            sumi += ((a[i].qs[j] & 0xF) - 8) * b[i].qs[j];
-            sumi += ((a[i].qs[j] >> 4) - 8) * b[i].qs[j + RX_QK / 2];
+            q[j] = (int8_t)((a[i].qs[j] & 0xF) - 8);
+            q[j + RX_QK / 2] = (int8_t)((a[i].qs[j] >> 4) - 8);
         }
-        sum += (float)sumi * (rx_fp16_to_f32(a[i].d) * rx_fp16_to_f32(b[i].d));
+        accumulate_block(acc, q, &b[i], rx_fp16_to_f32(a[i].d));
     }
-    *s = sum;
+    *s = rx_kernels__hsum8(acc);
 }
 
 void rx_kernels__dot_q5_0_q8_0_ref(int64_t n, float *restrict s, const void *restrict x,
@@ -159,18 +176,18 @@ void rx_kernels__dot_q5_0_q8_0_ref(int64_t n, float *restrict s, const void *res
 {
     const rx_block_q5_0 *a = x;
     const rx_block_q8_0 *b = y;
-    float sum = 0;
+    float acc[8] = {0};
+    int8_t q[RX_QK];
     for (int64_t i = 0; i < n / RX_QK; i++) {
         uint32_t qh = load_u32(a[i].qh);
-        int sumi = 0;
         for (int j = 0; j < RX_QK / 2; j++) {
-            int lo = ((a[i].qs[j] & 0xF) | (int)(((qh >> j) & 1) << 4)) - 16;
-            int hi = ((a[i].qs[j] >> 4) | (int)(((qh >> (j + 16)) & 1) << 4)) - 16;
-            sumi += lo * b[i].qs[j] + hi * b[i].qs[j + RX_QK / 2];
+            q[j] = (int8_t)(((a[i].qs[j] & 0xF) | (int)(((qh >> j) & 1) << 4)) - 16);
+            q[j + RX_QK / 2] =
+                (int8_t)(((a[i].qs[j] >> 4) | (int)(((qh >> (j + 16)) & 1) << 4)) - 16);
         }
-        sum += (float)sumi * (rx_fp16_to_f32(a[i].d) * rx_fp16_to_f32(b[i].d));
+        accumulate_block(acc, q, &b[i], rx_fp16_to_f32(a[i].d));
     }
-    *s = sum;
+    *s = rx_kernels__hsum8(acc);
 }
 
 void rx_kernels__dot_q8_0_q8_0_ref(int64_t n, float *restrict s, const void *restrict x,
@@ -178,12 +195,8 @@ void rx_kernels__dot_q8_0_q8_0_ref(int64_t n, float *restrict s, const void *res
 {
     const rx_block_q8_0 *a = x;
     const rx_block_q8_0 *b = y;
-    float sum = 0;
-    for (int64_t i = 0; i < n / RX_QK; i++) {
-        int sumi = 0;
-        for (int j = 0; j < RX_QK; j++)
-            sumi += a[i].qs[j] * b[i].qs[j];
-        sum += (float)sumi * (rx_fp16_to_f32(a[i].d) * rx_fp16_to_f32(b[i].d));
-    }
-    *s = sum;
+    float acc[8] = {0};
+    for (int64_t i = 0; i < n / RX_QK; i++)
+        accumulate_block(acc, a[i].qs, &b[i], rx_fp16_to_f32(a[i].d));
+    *s = rx_kernels__hsum8(acc);
 }

@@ -8,13 +8,14 @@ static const rx_kernel_set avx2_set = {
     .type =
         {
             [RX_TYPE_F32] = {RX_TYPE_F32, rx_kernels__f32_to_float, rx_kernels__f32_from_float,
-                             rx_kernels__dot_f32_avx2, rx_kernels__tile_f32_avx2},
+                             rx_kernels__dot_f32_avx2, rx_kernels__tile_f32_avx2,
+                             rx_kernels__gemm_f32_avx2},
             [RX_TYPE_F16] = {RX_TYPE_F16, rx_kernels__f16_to_float_avx2,
                              rx_kernels__f16_from_float_avx2, rx_kernels__dot_f16_avx2,
-                             rx_kernels__tile_f16_avx2},
+                             rx_kernels__tile_f16_avx2, rx_kernels__gemm_f16_avx2},
             [RX_TYPE_BF16] = {RX_TYPE_BF16, rx_kernels__bf16_to_float_ref,
                               rx_kernels__bf16_from_float_avx2, rx_kernels__dot_bf16_avx2,
-                              rx_kernels__tile_bf16_avx2},
+                              rx_kernels__tile_bf16_avx2, rx_kernels__gemm_bf16_avx2},
             [RX_TYPE_Q4_0] = {RX_TYPE_Q8_0, rx_kernels__q4_0_to_float_ref,
                               rx_kernels__q4_0_quantize_ref, rx_kernels__dot_q4_0_q8_0_avx2,
                               rx_kernels__tile_q4_0_avx2},
@@ -33,6 +34,8 @@ static const rx_kernel_set avx2_set = {
             [RX_TYPE_Q8_K] = {RX_TYPE_Q8_K, rx_kernels__q8_K_to_float_ref,
                               rx_kernels__q8_K_from_float_avx2, NULL, NULL},
         },
+    .silu = rx_kernels__silu_avx2,
+    .exp_sum = rx_kernels__exp_sum_avx2,
 };
 
 const rx_kernel_set *rx_kernels__avx2_table(void)
