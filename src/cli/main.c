@@ -22,6 +22,7 @@ static const rx_command commands[] = {
     {"perplexity", rx_cmd_perplexity, "score a text file as llama-perplexity does"},
     {"bench", rx_cmd_bench, "measure prompt and generation speed as llama-bench does"},
     {"quantize", rx_cmd_quantize, "convert a GGUF model to Q8_0, Q4_0, Q4_K_M, ... as llama-quantize does"},
+    {"convert", rx_cmd_convert, "convert a llama2.c checkpoint + tokenizer.bin to GGUF"},
 };
 
 static void usage(FILE *f)
