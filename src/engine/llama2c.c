@@ -74,7 +74,7 @@ rx_status rx_llama2c_parse_header(const void *data, size_t size, rx_llama2c_conf
     memcpy(&magic, p, 4);
     if (magic == AK42_MAGIC)
         return rx_error(RX_ERR_UNSUPPORTED,
-                        "llama2c: a version %d export (magic \"ak42\"); only the legacy format "
+                        "llama2c: a version %d export (magic 0x616b3432); only the legacy format "
                         "(export.py --version 0) is supported",
                         rd_i32(p + 4));
     rx_llama2c_config c = {.dim = rd_i32(p),         .hidden_dim = rd_i32(p + 4),

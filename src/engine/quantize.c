@@ -539,8 +539,8 @@ rx_status rx_quantize_file(const char *in_path, const char *out_path, const rx_q
     }
     if (s == RX_OK) {
         s = rx_quantize__out_commit(&j.out);
-    } else if (j.out.f) {
-        rx_error_context(s, "%s: ", out_path);
+    } else if (j.out.f) { /* a failed write names the output, a bad weight the input */
+        rx_error_context(s, "%s: ", s == RX_ERR_IO ? out_path : in_path);
     }
     job_free(&j);
     return s;
