@@ -25,7 +25,7 @@
 
 typedef struct {
     int32_t dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len;
-    int shared_classifier; /* 1: output.weight is a copy of the token embedding */
+    int shared_classifier;  /* 1: output.weight is a copy of the token embedding */
     uint64_t weights_bytes; /* what the header implies after its 28 bytes */
 } rx_llama2c_config;
 

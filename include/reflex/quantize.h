@@ -57,10 +57,10 @@ bool rx_quantize_can_write(rx_type t);
 
 /* One tensor as the type chooser sees it. */
 typedef struct {
-    const char *name;                 /* borrowed */
+    const char *name; /* borrowed */
     uint32_t n_dims;
-    int64_t ne[RX_GGUF_MAX_DIMS];     /* ne[0] is the row length; unused dims are 1 */
-    rx_type type;                     /* current type */
+    int64_t ne[RX_GGUF_MAX_DIMS]; /* ne[0] is the row length; unused dims are 1 */
+    rx_type type;                 /* current type */
 } rx_tensor_desc;
 
 /* The model facts llama.cpp's rules read. */
@@ -90,8 +90,8 @@ typedef void (*rx_quantize_progress_fn)(void *user, int64_t i, int64_t n, const 
 
 typedef struct {
     rx_ftype ftype;
-    int n_threads;          /* 0: one per online CPU */
-    bool allow_requantize;  /* quantized input tensors may be converted again (lossy) */
+    int n_threads;                    /* 0: one per online CPU */
+    bool allow_requantize;            /* quantized input tensors may be converted again (lossy) */
     rx_quantize_progress_fn progress; /* NULL: silent */
     void *progress_user;
 } rx_quantize_params;
@@ -105,7 +105,6 @@ rx_quantize_params rx_quantize_default_params(void);
  * RX_ERR_UNSUPPORTED (architecture, a type reflex cannot read or write, quantized input
  * without allow_requantize), RX_ERR_FORMAT for a NaN/Inf weight; the message names the file
  * and tensor. */
-rx_status rx_quantize_file(const char *in_path, const char *out_path,
-                           const rx_quantize_params *p);
+rx_status rx_quantize_file(const char *in_path, const char *out_path, const rx_quantize_params *p);
 
 #endif

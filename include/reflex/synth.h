@@ -16,7 +16,7 @@
 #include "reflex/status.h"
 
 typedef struct {
-    char name[32];      /* "tinyllama-1.1b", or "custom" */
+    char name[32]; /* "tinyllama-1.1b", or "custom" */
     uint32_t n_embd, n_ff, n_layer, n_head, n_head_kv;
     uint32_t n_ctx;
     float rope_freq_base;
@@ -29,10 +29,10 @@ const char *rx_synth_shape_names(void);
 
 typedef struct {
     rx_synth_shape shape;
-    const char *vocab_path;  /* GGUF with tokenizer.ggml.* metadata; borrowed */
-    rx_ftype ftype;          /* rx_ftype_supported */
+    const char *vocab_path; /* GGUF with tokenizer.ggml.* metadata; borrowed */
+    rx_ftype ftype;         /* rx_ftype_supported */
     uint64_t seed;
-    int n_threads;           /* 0: all CPUs */
+    int n_threads;                    /* 0: all CPUs */
     rx_quantize_progress_fn progress; /* NULL: silent */
     void *progress_user;
 } rx_synth_params;

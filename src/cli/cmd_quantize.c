@@ -14,19 +14,20 @@ static const char *CMD = "quantize";
 
 static void help(void)
 {
-    printf("usage: reflex quantize [options] IN.gguf OUT.gguf TYPE\n\n"
-           "Converts a llama/qwen2 GGUF to TYPE as llama.cpp's llama-quantize does (no\n"
-           "importance matrix): 1-D tensors stay F32, the output matrix gets Q6_K under the 4-\n"
-           "and 5-bit types, Q4_K_M gives some attn_v/ffn_down layers Q6_K, and rows that do not\n"
-           "fit a type's blocks fall back (Q4_K->Q5_0, Q6_K->Q8_0, else F16). Tensor data is\n"
-           "byte-identical to llama-quantize's. OUT is written as OUT.tmp and renamed when done.\n\n"
-           "TYPE: %s\n\n"
-           "  -t, --threads N       worker threads (default: all CPUs)\n"
-           "  --allow-requantize    allow converting tensors that are already quantized\n"
-           "  -q, --quiet           no progress output\n"
-           "  -h, --help            this help\n\n"
-           "Exits 0 on success, 1 on failure (no OUT left behind), 2 on a usage error.\n",
-           rx_ftype_supported_names());
+    printf(
+        "usage: reflex quantize [options] IN.gguf OUT.gguf TYPE\n\n"
+        "Converts a llama/qwen2 GGUF to TYPE as llama.cpp's llama-quantize does (no\n"
+        "importance matrix): 1-D tensors stay F32, the output matrix gets Q6_K under the 4-\n"
+        "and 5-bit types, Q4_K_M gives some attn_v/ffn_down layers Q6_K, and rows that do not\n"
+        "fit a type's blocks fall back (Q4_K->Q5_0, Q6_K->Q8_0, else F16). Tensor data is\n"
+        "byte-identical to llama-quantize's. OUT is written as OUT.tmp and renamed when done.\n\n"
+        "TYPE: %s\n\n"
+        "  -t, --threads N       worker threads (default: all CPUs)\n"
+        "  --allow-requantize    allow converting tensors that are already quantized\n"
+        "  -q, --quiet           no progress output\n"
+        "  -h, --help            this help\n\n"
+        "Exits 0 on success, 1 on failure (no OUT left behind), 2 on a usage error.\n",
+        rx_ftype_supported_names());
 }
 
 int rx_cmd_quantize(int argc, char **argv)

@@ -15,24 +15,26 @@ static const char *CMD = "synth";
 
 static void help(void)
 {
-    printf("usage: reflex synth (--shape NAME | --dims E,FF,L,H,HKV) --vocab VOCAB.gguf -o OUT.gguf\n"
-           "                    [--type TYPE] [--seed S] [--ctx N] [-t N] [-q]\n\n"
-           "Writes a llama model with random weights, N(0, 0.02) from a seeded generator, norms 1,\n"
-           "at a real shape, with the tokenizer metadata of VOCAB.gguf (reflex and llama.cpp load\n"
-           "it). Tensors are generated chunk by chunk straight into TYPE, with llama-quantize's\n"
-           "per-tensor choices (e.g. Q6_K output for Q4_0), so memory stays small.\n\n"
-           "  --shape NAME        %s\n"
-           "  --dims E,FF,L,H,HKV n_embd, n_ff, n_layer, n_head, n_head_kv (overrides --shape)\n"
-           "  --vocab PATH        tokenizer-only GGUF, e.g. ../shared/vocab/ggml-vocab-llama-spm.gguf\n"
-           "  --type TYPE         %s (default F16)\n"
-           "  --seed S            generator seed (default 0); same seed, same bytes\n"
-           "  --ctx N             llama.context_length (default: the shape's)\n"
-           "  -o, --output PATH   the GGUF to write (as PATH.tmp, renamed when complete)\n"
-           "  -t, --threads N     worker threads (default: all CPUs)\n"
-           "  -q, --quiet         no progress output\n"
-           "  -h, --help          this help\n\n"
-           "Exits 0 on success, 1 on failure (no output left behind), 2 on a usage error.\n",
-           rx_synth_shape_names(), rx_ftype_supported_names());
+    printf(
+        "usage: reflex synth (--shape NAME | --dims E,FF,L,H,HKV) --vocab VOCAB.gguf -o OUT.gguf\n"
+        "                    [--type TYPE] [--seed S] [--ctx N] [-t N] [-q]\n\n"
+        "Writes a llama model with random weights, N(0, 0.02) from a seeded generator, norms 1,\n"
+        "at a real shape, with the tokenizer metadata of VOCAB.gguf (reflex and llama.cpp load\n"
+        "it). Tensors are generated chunk by chunk straight into TYPE, with llama-quantize's\n"
+        "per-tensor choices (e.g. Q6_K output for Q4_0), so memory stays small.\n\n"
+        "  --shape NAME        %s\n"
+        "  --dims E,FF,L,H,HKV n_embd, n_ff, n_layer, n_head, n_head_kv (overrides --shape)\n"
+        "  --vocab PATH        tokenizer-only GGUF, e.g. "
+        "../shared/vocab/ggml-vocab-llama-spm.gguf\n"
+        "  --type TYPE         %s (default F16)\n"
+        "  --seed S            generator seed (default 0); same seed, same bytes\n"
+        "  --ctx N             llama.context_length (default: the shape's)\n"
+        "  -o, --output PATH   the GGUF to write (as PATH.tmp, renamed when complete)\n"
+        "  -t, --threads N     worker threads (default: all CPUs)\n"
+        "  -q, --quiet         no progress output\n"
+        "  -h, --help          this help\n\n"
+        "Exits 0 on success, 1 on failure (no output left behind), 2 on a usage error.\n",
+        rx_synth_shape_names(), rx_ftype_supported_names());
 }
 
 /* "E,FF,L,H,HKV", each in [1, 2^22]. */
@@ -102,14 +104,15 @@ int rx_cmd_synth(int argc, char **argv)
             return rx_cli_usage_error(CMD, "unexpected argument '%s'", a);
         }
     }
-    if (!shape && !dims) return rx_cli_usage_error(CMD, "--shape NAME or --dims E,FF,L,H,HKV is required");
+    if (!shape && !dims)
+        return rx_cli_usage_error(CMD, "--shape NAME or --dims E,FF,L,H,HKV is required");
     if (shape && !rx_synth_shape_find(shape, &p.shape))
         return rx_cli_usage_error(CMD, "unknown shape '%s' (known: %s)", shape,
                                   rx_synth_shape_names());
     if (ctx) p.shape.n_ctx = (uint32_t)ctx;
     if (dims && !parse_dims(dims, &p.shape))
-        return rx_cli_usage_error(CMD, "--dims: expected five positive integers E,FF,L,H,HKV, got '%s'",
-                                  dims);
+        return rx_cli_usage_error(
+            CMD, "--dims: expected five positive integers E,FF,L,H,HKV, got '%s'", dims);
     if (!p.vocab_path) return rx_cli_usage_error(CMD, "--vocab VOCAB.gguf is required");
     if (!out) return rx_cli_usage_error(CMD, "-o OUT.gguf is required");
     if (!rx_ftype_from_name(type, &p.ftype) || !rx_ftype_supported(p.ftype))

@@ -10,8 +10,8 @@
 
 typedef struct {
     bool quiet;
-    bool tty;         /* redraw one line with \r */
-    bool open_line;   /* a bar is on screen without its newline */
+    bool tty;       /* redraw one line with \r */
+    bool open_line; /* a bar is on screen without its newline */
     double t0_s;
     uint64_t bytes_from, bytes_to;
 } rx_cli_progress;

@@ -19,8 +19,8 @@
 #include "reflex/gguf.h"
 
 #define HEADER_BYTES 28
-#define DEFAULT_N_CTX 128 /* convert-llama2c-to-ggml's params.n_ctx */
-#define N_ROT_MAX 64      /* its params.n_rotmax */
+#define DEFAULT_N_CTX 128      /* convert-llama2c-to-ggml's params.n_ctx */
+#define N_ROT_MAX 64           /* its params.n_rotmax */
 #define AK42_MAGIC 0x616b3432u /* llama2.c's version 1/2 exports (export.py) */
 
 /* llama_token_type values */
@@ -53,9 +53,18 @@ static bool sizes_of(const rx_llama2c_config *c, sizes *z)
 static bool total_floats(const rx_llama2c_config *c, const sizes *z, uint64_t *n)
 {
     /* embd, rms_att, wq, wk, wv, wo, rms_ffn, w1, w2, w3, rms_final, freq_cis, [wcls] */
-    const uint64_t parts[] = {z->embd,  z->norm_l, z->attn_q,           z->attn_kv,
-                              z->attn_kv, z->attn_q, z->norm_l,          z->ffn,
-                              z->ffn,   z->ffn,    (uint64_t)c->dim,     z->freq,
+    const uint64_t parts[] = {z->embd,
+                              z->norm_l,
+                              z->attn_q,
+                              z->attn_kv,
+                              z->attn_kv,
+                              z->attn_q,
+                              z->norm_l,
+                              z->ffn,
+                              z->ffn,
+                              z->ffn,
+                              (uint64_t)c->dim,
+                              z->freq,
                               c->shared_classifier ? 0 : z->embd};
     uint64_t sum = 0;
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
@@ -68,8 +77,9 @@ rx_status rx_llama2c_parse_header(const void *data, size_t size, rx_llama2c_conf
 {
     const uint8_t *p = data;
     if (size < HEADER_BYTES)
-        return rx_error(RX_ERR_FORMAT, "llama2c: the file has %zu bytes, less than the %d-byte header",
-                        size, HEADER_BYTES);
+        return rx_error(RX_ERR_FORMAT,
+                        "llama2c: the file has %zu bytes, less than the %d-byte header", size,
+                        HEADER_BYTES);
     uint32_t magic;
     memcpy(&magic, p, 4);
     if (magic == AK42_MAGIC)
@@ -77,9 +87,12 @@ rx_status rx_llama2c_parse_header(const void *data, size_t size, rx_llama2c_conf
                         "llama2c: a version %d export (magic 0x616b3432); only the legacy format "
                         "(export.py --version 0) is supported",
                         rd_i32(p + 4));
-    rx_llama2c_config c = {.dim = rd_i32(p),         .hidden_dim = rd_i32(p + 4),
-                           .n_layers = rd_i32(p + 8), .n_heads = rd_i32(p + 12),
-                           .n_kv_heads = rd_i32(p + 16), .vocab_size = rd_i32(p + 20),
+    rx_llama2c_config c = {.dim = rd_i32(p),
+                           .hidden_dim = rd_i32(p + 4),
+                           .n_layers = rd_i32(p + 8),
+                           .n_heads = rd_i32(p + 12),
+                           .n_kv_heads = rd_i32(p + 16),
+                           .vocab_size = rd_i32(p + 20),
                            .seq_len = rd_i32(p + 24)};
     static const char *const names[] = {"dim",        "hidden_dim", "n_layers", "n_heads",
                                         "n_kv_heads", "vocab_size", "seq_len"};
@@ -117,7 +130,7 @@ rx_status rx_llama2c_parse_header(const void *data, size_t size, rx_llama2c_conf
 /* ------------------------------------------------------------------ vocabulary */
 
 typedef struct {
-    char *text;   /* owned; escaped as llama.cpp stores it */
+    char *text; /* owned; escaped as llama.cpp stores it */
     size_t len;
     float score;
     int32_t type;
@@ -130,14 +143,16 @@ rx_status rx_llama2c_check_vocab(const void *data, size_t size, int32_t n_vocab)
     for (int32_t i = 0; i < n_vocab; i++) {
         uint32_t len;
         if (size - off < 8)
-            return rx_error(RX_ERR_FORMAT, "tokenizer: token %d at byte %zu: the file ends (%d tokens needed)",
-                            i, off, n_vocab);
+            return rx_error(RX_ERR_FORMAT,
+                            "tokenizer: token %d at byte %zu: the file ends (%d tokens needed)", i,
+                            off, n_vocab);
         memcpy(&len, (const uint8_t *)data + off + 4, 4);
         off += 8;
         if (len > size - off)
-            return rx_error(RX_ERR_FORMAT,
-                            "tokenizer: token %d at byte %zu: length %u runs past the end of the file",
-                            i, off - 4, len);
+            return rx_error(
+                RX_ERR_FORMAT,
+                "tokenizer: token %d at byte %zu: length %u runs past the end of the file", i,
+                off - 4, len);
         off += len;
     }
     return RX_OK;
@@ -270,9 +285,11 @@ static rx_status put_metadata(rx_gguf_writer *w, const rx_llama2c_config *c, con
     }
     uint32_t n_embd = (uint32_t)c->dim, head = n_embd / (uint32_t)c->n_heads;
     /* the keys and order of convert-llama2c-to-ggml's save_as_llama_model */
-    if (s == RX_OK) s = rx_gguf_set_arr_str(w, "tokenizer.ggml.tokens", texts, (uint64_t)c->vocab_size);
     if (s == RX_OK)
-        s = rx_gguf_set_arr(w, "tokenizer.ggml.scores", RX_GGUF_F32, scores, (uint64_t)c->vocab_size);
+        s = rx_gguf_set_arr_str(w, "tokenizer.ggml.tokens", texts, (uint64_t)c->vocab_size);
+    if (s == RX_OK)
+        s = rx_gguf_set_arr(w, "tokenizer.ggml.scores", RX_GGUF_F32, scores,
+                            (uint64_t)c->vocab_size);
     if (s == RX_OK)
         s = rx_gguf_set_arr(w, "tokenizer.ggml.token_type", RX_GGUF_I32, types,
                             (uint64_t)c->vocab_size);
@@ -288,7 +305,8 @@ static rx_status put_metadata(rx_gguf_writer *w, const rx_llama2c_config *c, con
     if (s == RX_OK) s = rx_gguf_set_u32(w, "llama.embedding_length", n_embd);
     if (s == RX_OK) s = rx_gguf_set_u32(w, "llama.feed_forward_length", (uint32_t)c->hidden_dim);
     if (s == RX_OK) s = rx_gguf_set_u32(w, "llama.attention.head_count", (uint32_t)c->n_heads);
-    if (s == RX_OK) s = rx_gguf_set_u32(w, "llama.attention.head_count_kv", (uint32_t)c->n_kv_heads);
+    if (s == RX_OK)
+        s = rx_gguf_set_u32(w, "llama.attention.head_count_kv", (uint32_t)c->n_kv_heads);
     if (s == RX_OK) s = rx_gguf_set_u32(w, "llama.block_count", (uint32_t)c->n_layers);
     if (s == RX_OK)
         s = rx_gguf_set_u32(w, "llama.rope.dimension_count", head < N_ROT_MAX ? head : N_ROT_MAX);

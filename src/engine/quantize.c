@@ -176,9 +176,15 @@ static int n_dims_of(const rx_tensor_desc *t)
 static bool is_candidate(const rx_tensor_desc *t)
 {
     static const char *const never[] = {
-        "_norm.weight",        "ffn_gate_inp.weight", "ssm_conv1d.weight",
-        "time_mix_first.weight", "time_mix_w1.weight", "time_mix_w2.weight",
-        "time_mix_decay_w1.weight", "time_mix_decay_w2.weight", "time_mix_lerp_fused.weight",
+        "_norm.weight",
+        "ffn_gate_inp.weight",
+        "ssm_conv1d.weight",
+        "time_mix_first.weight",
+        "time_mix_w1.weight",
+        "time_mix_w2.weight",
+        "time_mix_decay_w1.weight",
+        "time_mix_decay_w2.weight",
+        "time_mix_lerp_fused.weight",
         "attn_rel_b.weight",
     };
     if (!ends_with(t->name, "weight") || n_dims_of(t) < 2) return false;
@@ -223,9 +229,9 @@ static rx_type ffn_down_type(rules *r, rx_type type)
     if (ft == RX_FTYPE_Q2_K)
         type = RX_TYPE_Q3_K;
     else if (ft == RX_FTYPE_Q3_K_M)
-        type = i < n / 16                              ? RX_TYPE_Q5_K
+        type = i < n / 16                          ? RX_TYPE_Q5_K
                : !r->falcon || use_more_bits(i, n) ? RX_TYPE_Q4_K
-                                                       : RX_TYPE_Q3_K;
+                                                   : RX_TYPE_Q3_K;
     else if (ft == RX_FTYPE_Q3_K_L)
         type = r->falcon ? RX_TYPE_Q4_K : RX_TYPE_Q5_K;
     else if (ft == RX_FTYPE_Q4_K_M) {
@@ -461,15 +467,16 @@ static rx_status plan(job *j, const char *in_path, const rx_quantize_params *p)
         const rx_tensor_desc *d = &j->desc[i];
         if (j->type[i] == d->type) continue;
         if (!rx_quantize_can_write(j->type[i]))
-            return rx_error(RX_ERR_UNSUPPORTED, "%s: tensor '%s' needs %s, which reflex cannot write",
-                            in_path, d->name, rx_type_name(j->type[i]));
+            return rx_error(RX_ERR_UNSUPPORTED,
+                            "%s: tensor '%s' needs %s, which reflex cannot write", in_path, d->name,
+                            rx_type_name(j->type[i]));
         if (is_quantized(d->type) && !p->allow_requantize)
             return rx_error(RX_ERR_UNSUPPORTED,
                             "%s: tensor '%s' is already %s; requantizing needs --allow-requantize",
                             in_path, d->name, rx_type_name(d->type));
         if (d->type != RX_TYPE_F32 && !rx_kernels_ref()->type[d->type].to_float)
-            return rx_error(RX_ERR_UNSUPPORTED, "%s: tensor '%s': cannot read %s", in_path,
-                            d->name, rx_type_name(d->type));
+            return rx_error(RX_ERR_UNSUPPORTED, "%s: tensor '%s': cannot read %s", in_path, d->name,
+                            rx_type_name(d->type));
     }
     return RX_OK;
 }
@@ -533,9 +540,10 @@ rx_status rx_quantize_file(const char *in_path, const char *out_path, const rx_q
         const rx_gguf_tensor *t = rx_gguf_tensor_at(j.in, (int64_t)i);
         s = write_tensor(&j, i, align);
         if (s == RX_OK && p->progress)
-            p->progress(p->progress_user, (int64_t)k + 1, (int64_t)j.n, t->name, t->type,
-                        j.type[i], t->nbytes, rx_row_size(j.type[i], t->ne[0]) *
-                                                  (uint64_t)(t->ne[1] * t->ne[2] * t->ne[3]));
+            p->progress(p->progress_user, (int64_t)k + 1, (int64_t)j.n, t->name, t->type, j.type[i],
+                        t->nbytes,
+                        rx_row_size(j.type[i], t->ne[0]) *
+                            (uint64_t)(t->ne[1] * t->ne[2] * t->ne[3]));
     }
     if (s == RX_OK) {
         s = rx_quantize__out_commit(&j.out);

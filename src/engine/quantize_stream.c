@@ -20,8 +20,8 @@
 struct rx_tensor_stream {
     rx_threadpool *tp; /* owned */
     int n_threads;
-    float *f32;       /* owned: f32_cap floats */
-    uint8_t *out;     /* owned: out_cap bytes */
+    float *f32;   /* owned: f32_cap floats */
+    uint8_t *out; /* owned: out_cap bytes */
     size_t f32_cap, out_cap;
     int64_t *bad_row; /* owned: one per thread, -1 when the thread saw no bad row */
 };
@@ -185,14 +185,17 @@ rx_status rx_quantize__stream_tensor(rx_tensor_stream *s, FILE *f, const char *n
                                      void *arg, uint32_t align)
 {
     const rx_type_info *info = rx_type_get((uint32_t)type);
-    if (!rx_quantize_can_write(type) || n_per_row <= 0 || nrows < 0 ||
-        n_per_row % info->block_size)
+    if (!rx_quantize_can_write(type) || n_per_row <= 0 || nrows < 0 || n_per_row % info->block_size)
         return rx_error(RX_ERR_INVALID_ARG, "tensor '%s': cannot write rows of %lld as %s", name,
                         (long long)n_per_row, rx_type_name(type));
     int64_t chunk_rows = CHUNK_FLOATS / n_per_row;
     if (chunk_rows < 1) chunk_rows = 1;
     if (chunk_rows > nrows) chunk_rows = nrows > 0 ? nrows : 1;
-    chunk_job j = {.s = s, .type = type, .n_per_row = n_per_row, .src = src, .arg = arg,
+    chunk_job j = {.s = s,
+                   .type = type,
+                   .n_per_row = n_per_row,
+                   .src = src,
+                   .arg = arg,
                    .row_bytes = rx_row_size(type, n_per_row)};
     rx_status st = reserve(s, (size_t)(chunk_rows * n_per_row), (size_t)chunk_rows * j.row_bytes);
     uint64_t written = 0;
@@ -202,8 +205,8 @@ rx_status rx_quantize__stream_tensor(rx_tensor_stream *s, FILE *f, const char *n
         rx_threadpool_run(s->tp, chunk_task, &j);
         for (int t = 0; t < s->n_threads; t++)
             if (s->bad_row[t] >= 0)
-                return rx_error(RX_ERR_FORMAT, "tensor '%s' row %lld holds a NaN or infinity",
-                                name, (long long)s->bad_row[t]);
+                return rx_error(RX_ERR_FORMAT, "tensor '%s' row %lld holds a NaN or infinity", name,
+                                (long long)s->bad_row[t]);
         st = put(f, s->out, (size_t)j.nrows * j.row_bytes);
         written += (uint64_t)j.nrows * j.row_bytes;
     }

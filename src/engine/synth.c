@@ -128,10 +128,10 @@ static rx_status check_shape(const rx_synth_shape *sh)
 {
     if (!sh->n_embd || !sh->n_ff || !sh->n_layer || !sh->n_head || !sh->n_head_kv || !sh->n_ctx)
         return rx_error(RX_ERR_INVALID_ARG, "synth: every dimension must be positive");
-    if (sh->n_embd > (1u << 20) || sh->n_ff > (1u << 22) || sh->n_layer > 1024 ||
-        sh->n_head > 4096)
-        return rx_error(RX_ERR_INVALID_ARG, "synth: shape too large (n_embd %u, n_ff %u, n_layer %u)",
-                        sh->n_embd, sh->n_ff, sh->n_layer);
+    if (sh->n_embd > (1u << 20) || sh->n_ff > (1u << 22) || sh->n_layer > 1024 || sh->n_head > 4096)
+        return rx_error(RX_ERR_INVALID_ARG,
+                        "synth: shape too large (n_embd %u, n_ff %u, n_layer %u)", sh->n_embd,
+                        sh->n_ff, sh->n_layer);
     if (sh->n_embd % sh->n_head || sh->n_head % sh->n_head_kv)
         return rx_error(RX_ERR_INVALID_ARG,
                         "synth: n_embd %u, n_head %u, n_head_kv %u do not divide into heads",
@@ -208,16 +208,18 @@ static rx_status plan(job *j, const rx_synth_params *p, int64_t n_vocab)
     if (!j->t || !j->desc || !j->type) return rx_error(RX_ERR_NOMEM, "synth: out of memory");
     j->n = layout(sh, n_vocab, j->t);
     for (size_t i = 0; i < j->n; i++)
-        j->desc[i] = (rx_tensor_desc){.name = j->t[i].name, .n_dims = j->t[i].n_dims,
+        j->desc[i] = (rx_tensor_desc){.name = j->t[i].name,
+                                      .n_dims = j->t[i].n_dims,
                                       .ne = {j->t[i].ne[0], j->t[i].ne[1], 1, 1},
                                       .type = RX_TYPE_F32};
-    rx_quant_model m = {.arch = "llama", .n_layer = sh->n_layer, .n_head = sh->n_head,
-                        .n_head_kv = sh->n_head_kv};
+    rx_quant_model m = {
+        .arch = "llama", .n_layer = sh->n_layer, .n_head = sh->n_head, .n_head_kv = sh->n_head_kv};
     rx_status s = rx_quantize_choose_types(&m, j->desc, j->n, p->ftype, j->type);
     for (size_t i = 0; i < j->n && s == RX_OK; i++)
         if (!rx_quantize_can_write(j->type[i]))
-            s = rx_error(RX_ERR_UNSUPPORTED, "synth: tensor '%s' needs %s, which reflex cannot write",
-                         j->t[i].name, rx_type_name(j->type[i]));
+            s = rx_error(RX_ERR_UNSUPPORTED,
+                         "synth: tensor '%s' needs %s, which reflex cannot write", j->t[i].name,
+                         rx_type_name(j->type[i]));
     return s;
 }
 
@@ -227,7 +229,8 @@ rx_status rx_synth_write(const char *out_path, const rx_synth_params *p)
     int64_t n_vocab = 0;
     rx_status s = check_shape(&p->shape);
     if (s == RX_OK && !rx_ftype_supported(p->ftype))
-        s = rx_error(RX_ERR_UNSUPPORTED, "synth: type %s is not supported", rx_ftype_name(p->ftype));
+        s = rx_error(RX_ERR_UNSUPPORTED, "synth: type %s is not supported",
+                     rx_ftype_name(p->ftype));
     if (s == RX_OK) s = open_vocab(p->vocab_path, &j.vocab, &n_vocab);
     if (s == RX_OK) s = plan(&j, p, n_vocab);
     if (s == RX_OK) s = rx_gguf_writer_create(&j.w);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # cli/cmd_convert.c: `reflex convert --llama2c` turns stories260K.bin + tok512.bin into exactly
-# llama.cpp's stories260K.gguf, which then generates the same text; bad checkpoints and
+# llama.cpp's stories260K.gguf, which then scores text the same; bad checkpoints and
 # tokenizers get one line on stderr, exit 1 and no output file.
 set -u
 BIN=${RX_BIN:-./build/reflex}
@@ -37,9 +37,12 @@ expect_error bad-ctx 2 "--ctx: expected an integer" --ctx 0 --llama2c a --tokeni
     fail "convert failed"
 cmp -s "$TMP/s.gguf" "$M/stories260K.gguf" && echo "ok   byte-identical to stories260K.gguf" ||
     fail "output differs from stories260K.gguf"
-a=$("$BIN" run -m "$TMP/s.gguf" -p "Once upon a time" -n 24 --temp 0 2>/dev/null)
-b=$("$BIN" run -m "$M/stories260K.gguf" -p "Once upon a time" -n 24 --temp 0 2>/dev/null)
-[ -n "$a" ] && [ "$a" = "$b" ] || fail "generation differs: '$a' vs '$b'"
+# it runs, with the same scores as llama.cpp's conversion
+ppl() { "$BIN" perplexity -m "$1" -f "$SHARED/ref/stories260K-sample.txt" -c 128 -t 1 2>/dev/null | tail -n 1; }
+a=$(ppl "$TMP/s.gguf")
+b=$(ppl "$M/stories260K.gguf")
+case "$a" in "Final estimate: PPL = "*) ;; *) fail "perplexity on the conversion: '$a'" ;; esac
+[ "$a" = "$b" ] || fail "perplexity differs: '$a' vs '$b'"
 "$BIN" convert -q --llama2c "$M/stories260K.bin" --tokenizer "$M/tok512.bin" -o "$TMP/c.gguf" --ctx 512 ||
     fail "--ctx failed"
 "$BIN" inspect "$TMP/c.gguf" | grep -q "llama.context_length = 512" || fail "--ctx 512 not recorded"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# cli/cmd_synth.c: `reflex synth` writes a small random model that `reflex run` and `inspect`
-# load, with the asked shape and llama-quantize's types; the same seed gives the same bytes;
+# cli/cmd_synth.c: `reflex synth` writes a small random model that `reflex perplexity` and
+# `inspect` load, with the asked shape and llama-quantize's types; the same seed gives the same bytes;
 # usage errors exit 2, failures exit 1 with one line and no output file. Sizes stay tiny (CI).
 set -u
 BIN=${RX_BIN:-./build/reflex}
@@ -52,7 +52,8 @@ grep -Eq '^  token_embd\.weight +Q4_0 +\[64, 32000\]' "$TMP/out" || fail "token_
 grep -Eq '^  output\.weight +Q8_0 +\[64, 32000\]' "$TMP/out" || fail "output is not Q8_0 (Q6_K fallback)"
 grep -Eq '^  blk\.1\.attn_k\.weight +Q4_0 +\[64, 32\]' "$TMP/out" || fail "attn_k is not Q4_0 [64, 32]"
 grep -Eq '^  blk\.1\.ffn_norm\.weight +F32 +\[64\]' "$TMP/out" || fail "ffn_norm is not F32 [64]"
-"$BIN" run -m "$TMP/a.gguf" -p "Hello" -n 4 --temp 0 >/dev/null 2>"$TMP/err" || fail "run failed: $(cat "$TMP/err")"
+out=$("$BIN" perplexity -m "$TMP/a.gguf" -f "$SHARED/ref/stories260K-sample.txt" -c 128 -t 2 2>"$TMP/err" | tail -n 1)
+case "$out" in "Final estimate: PPL = "*) ;; *) fail "perplexity on the synthetic model: '$out' $(tail -n 1 "$TMP/err")" ;; esac
 
 # --- same seed, same bytes (whatever the threads); another seed, other bytes ---
 "$BIN" synth -q --dims 64,128,2,4,2 --ctx 256 --vocab "$V" --type Q4_0 --seed 5 -t 1 -o "$TMP/b.gguf" || fail "synth b"

@@ -13,6 +13,8 @@
 #include "reflex/llama2c.h"
 #include "reflex/model.h"
 
+#include "../../fuzz/fuzz_llama2c.c"
+
 static const char *tmp_path(const char *name)
 {
     static char paths[4][512];
@@ -37,8 +39,7 @@ static void test_stories_byte_identical(void **state)
     const char *out = tmp_path("stories.gguf");
     rx_llama2c_params p = {0};
     keep_paths();
-    if (rx_llama2c_convert(model_bin, tok_bin, out, &p) != RX_OK)
-        fail_msg("%s", rx_last_error());
+    if (rx_llama2c_convert(model_bin, tok_bin, out, &p) != RX_OK) fail_msg("%s", rx_last_error());
     size_t n_got, n_want;
     char *got = rxt_read_file(out, &n_got);
     char *want = rxt_read_file(rxt_shared("models/stories260K.gguf"), &n_want);
@@ -124,11 +125,13 @@ static void test_headers(void **state)
     assert_int_equal(c.vocab_size, 512);
 
     expect_bad(&stories, 27, RX_ERR_FORMAT, "less than the 28-byte header");
-    expect_bad(&stories, 28 + weights_of(&stories) - 4, RX_ERR_FORMAT, "does not match the file size");
-    expect_bad(&stories, 28 + weights_of(&stories) + 4, RX_ERR_FORMAT, "does not match the file size");
+    expect_bad(&stories, 28 + weights_of(&stories) - 4, RX_ERR_FORMAT,
+               "does not match the file size");
+    expect_bad(&stories, 28 + weights_of(&stories) + 4, RX_ERR_FORMAT,
+               "does not match the file size");
     expect_bad(&sep, 28 + weights_of(&stories), RX_ERR_FORMAT, "separate classifier");
-    const char *names[] = {"dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size",
-                           "seq_len"};
+    const char *names[] = {"dim",        "hidden_dim", "n_layers", "n_heads",
+                           "n_kv_heads", "vocab_size", "seq_len"};
     for (int i = 0; i < 7; i++) {
         header h = stories;
         char msg[64];
@@ -212,6 +215,33 @@ static void test_convert_failures(void **state)
     unlink(cut);
 }
 
+/* The fuzz driver's invariants over truncations and byte changes of the real files' heads. */
+static void test_fuzz_driver_on_mutations(void **state)
+{
+    (void)state;
+    const char *files[2] = {"models/stories260K.bin", "models/tok512.bin"};
+    for (int k = 0; k < 2; k++) {
+        size_t size;
+        char *seed = rxt_read_file(rxt_shared(files[k]), &size);
+        assert_non_null(seed);
+        size_t n = size < 400 ? size : 400;
+        uint8_t *buf = malloc(n + 1);
+        assert_non_null(buf);
+        buf[0] = (uint8_t)k;
+        for (size_t len = 0; len <= n; len++) {
+            memcpy(buf + 1, seed, len);
+            LLVMFuzzerTestOneInput(buf, len + 1);
+        }
+        for (size_t i = 0; i < n; i++) {
+            memcpy(buf + 1, seed, n);
+            buf[1 + i] ^= 0xff;
+            LLVMFuzzerTestOneInput(buf, n + 1);
+        }
+        free(buf);
+        free(seed);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -219,6 +249,7 @@ int main(void)
         cmocka_unit_test(test_headers),
         cmocka_unit_test(test_vocab),
         cmocka_unit_test(test_convert_failures),
+        cmocka_unit_test(test_fuzz_driver_on_mutations),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     rmdir(rxt_tmpdir());

@@ -113,28 +113,33 @@ typedef struct {
 } name_buf;
 
 /* A llama of n_layer layers, rows of `row` elements (n_ff = ff), with or without output. */
-static size_t llama_descs(rx_tensor_desc *d, name_buf *names, int n_layer, int64_t row,
-                          int64_t ff, bool with_output)
+static size_t llama_descs(rx_tensor_desc *d, name_buf *names, int n_layer, int64_t row, int64_t ff,
+                          bool with_output)
 {
-    static const char *const parts[] = {"attn_norm", "attn_q",  "attn_k",   "attn_v",   "attn_output",
+    static const char *const parts[] = {"attn_norm", "attn_q",   "attn_k", "attn_v",  "attn_output",
                                         "ffn_norm",  "ffn_gate", "ffn_up", "ffn_down"};
     size_t n = 0;
     for (int l = 0; l < n_layer; l++)
         for (size_t k = 0; k < 9; k++) {
             snprintf(names[n].name, sizeof names[n].name, "blk.%d.%s.weight", l, parts[k]);
             bool norm = strstr(parts[k], "norm") != NULL, down = strcmp(parts[k], "ffn_down") == 0;
-            d[n] = (rx_tensor_desc){.name = names[n].name, .n_dims = norm ? 1 : 2,
-                                    .ne = {down ? ff : row, norm ? 1 : down ? row : ff, 1, 1},
+            d[n] = (rx_tensor_desc){.name = names[n].name,
+                                    .n_dims = norm ? 1 : 2,
+                                    .ne = {down ? ff : row,
+                                           norm   ? 1
+                                           : down ? row
+                                                  : ff,
+                                           1, 1},
                                     .type = norm ? RX_TYPE_F32 : RX_TYPE_F16};
             n++;
         }
-    d[n++] = (rx_tensor_desc){.name = "token_embd.weight", .n_dims = 2, .ne = {row, 1000, 1, 1},
-                              .type = RX_TYPE_F16};
-    d[n++] = (rx_tensor_desc){.name = "output_norm.weight", .n_dims = 1, .ne = {row, 1, 1, 1},
-                              .type = RX_TYPE_F32};
+    d[n++] = (rx_tensor_desc){
+        .name = "token_embd.weight", .n_dims = 2, .ne = {row, 1000, 1, 1}, .type = RX_TYPE_F16};
+    d[n++] = (rx_tensor_desc){
+        .name = "output_norm.weight", .n_dims = 1, .ne = {row, 1, 1, 1}, .type = RX_TYPE_F32};
     if (with_output)
-        d[n++] = (rx_tensor_desc){.name = "output.weight", .n_dims = 2, .ne = {row, 1000, 1, 1},
-                                  .type = RX_TYPE_F16};
+        d[n++] = (rx_tensor_desc){
+            .name = "output.weight", .n_dims = 2, .ne = {row, 1000, 1, 1}, .type = RX_TYPE_F16};
     return n;
 }
 
@@ -252,8 +257,8 @@ static void expect_failure(const char *in, rx_ftype ft, bool requant, rx_status 
     p.allow_requantize = requant;
     const char *out = tmp_path("fail.gguf");
     rx_status s = rx_quantize_file(in, out, &p);
-    if (s != want) fail_msg("status %s, want %s: %s", rx_status_str(s), rx_status_str(want),
-                            rx_last_error());
+    if (s != want)
+        fail_msg("status %s, want %s: %s", rx_status_str(s), rx_status_str(want), rx_last_error());
     if (!strstr(rx_last_error(), msg)) fail_msg("message '%s' lacks '%s'", rx_last_error(), msg);
     assert_false(exists(out));
     assert_false(exists(tmp_path("fail.gguf.tmp")));
@@ -297,14 +302,14 @@ static void test_failures_leave_nothing(void **state)
                    "tensor 'blk.0.attn_q.weight' row 3 holds a NaN");
     unlink(nan_model);
     /* rows of 172 fit no Q8_0 block, and Q8_0 has no fallback (llama-quantize fails too) */
-    expect_failure(rxt_shared("models/stories260K.gguf"), RX_FTYPE_Q8_0, false,
-                   RX_ERR_UNSUPPORTED, "'blk.0.ffn_down.weight': rows of 172 do not fit Q8_0");
+    expect_failure(rxt_shared("models/stories260K.gguf"), RX_FTYPE_Q8_0, false, RX_ERR_UNSUPPORTED,
+                   "'blk.0.ffn_down.weight': rows of 172 do not fit Q8_0");
     /* an output directory that does not exist */
     rx_quantize_params p = rx_quantize_default_params();
     p.ftype = RX_FTYPE_F16;
-    assert_int_equal(rx_quantize_file(rxt_shared("models/stories260K.gguf"),
-                                      "/nonexistent-dir/x.gguf", &p),
-                     RX_ERR_IO);
+    assert_int_equal(
+        rx_quantize_file(rxt_shared("models/stories260K.gguf"), "/nonexistent-dir/x.gguf", &p),
+        RX_ERR_IO);
     assert_non_null(strstr(rx_last_error(), "/nonexistent-dir/x.gguf.tmp: cannot create"));
 }
 

@@ -27,10 +27,18 @@ static char vocab[512];
 static rx_synth_params small(rx_ftype ft, uint64_t seed, int threads)
 {
     snprintf(vocab, sizeof vocab, "%s", rxt_shared("vocab/ggml-vocab-llama-spm.gguf"));
-    rx_synth_params p = {.shape = {.name = "custom", .n_embd = 64, .n_ff = 96, .n_layer = 2,
-                                   .n_head = 4, .n_head_kv = 2, .n_ctx = 256,
+    rx_synth_params p = {.shape = {.name = "custom",
+                                   .n_embd = 64,
+                                   .n_ff = 96,
+                                   .n_layer = 2,
+                                   .n_head = 4,
+                                   .n_head_kv = 2,
+                                   .n_ctx = 256,
                                    .rope_freq_base = 10000.0f},
-                         .vocab_path = vocab, .ftype = ft, .seed = seed, .n_threads = threads};
+                         .vocab_path = vocab,
+                         .ftype = ft,
+                         .seed = seed,
+                         .n_threads = threads};
     return p;
 }
 
