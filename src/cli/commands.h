@@ -14,6 +14,9 @@ int rx_cmd_run(int argc, char **argv);
 int rx_cmd_perplexity(int argc, char **argv);
 int rx_cmd_bench(int argc, char **argv);
 int rx_cmd_tokenize(int argc, char **argv);
+int rx_cmd_quantize(int argc, char **argv);
+int rx_cmd_convert(int argc, char **argv);
+int rx_cmd_synth(int argc, char **argv);
 
 
 #endif

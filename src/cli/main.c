@@ -21,6 +21,9 @@ static const rx_command commands[] = {
     {"run", rx_cmd_run, "generate text from a prompt (like llama-cli)"},
     {"perplexity", rx_cmd_perplexity, "score a text file as llama-perplexity does"},
     {"bench", rx_cmd_bench, "measure prompt and generation speed as llama-bench does"},
+    {"quantize", rx_cmd_quantize, "convert a GGUF model to Q8_0, Q4_0, Q4_K_M, ... as llama-quantize does"},
+    {"convert", rx_cmd_convert, "convert a llama2.c checkpoint + tokenizer.bin to GGUF"},
+    {"synth", rx_cmd_synth, "write a random-weight model at a real shape (speed tests)"},
 };
 
 static void usage(FILE *f)
