@@ -35,5 +35,15 @@ fuzz:
 deps:
 	bash scripts/install-deps
 
+# The README's first command: install, build, and run the embedded default on stories260K.
+# (Today: the engine alone; `reflex serve` + `reflex gateway` join it with issues 4 and 5.)
+MODEL ?= ../shared/models/stories260K.gguf
+up: deps all
+	./build/reflex run -m $(MODEL) -p "Once upon a time" -n 128
+
+# Side-by-side speed against llama.cpp: make bench LLAMA_CPP=/path/to/llama.cpp/build
+bench: all
+	bash bench/engine-vs-llamacpp.sh $(LLAMA_CPP)
+
 clean:
 	rm -rf build build-asan build-ref build-fuzz

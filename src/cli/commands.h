@@ -10,5 +10,10 @@ typedef struct {
 } rx_command;
 
 int rx_cmd_inspect(int argc, char **argv);
+int rx_cmd_run(int argc, char **argv);
+int rx_cmd_perplexity(int argc, char **argv);
+int rx_cmd_bench(int argc, char **argv);
+int rx_cmd_tokenize(int argc, char **argv);
+
 
 #endif

@@ -17,6 +17,10 @@ static int cmd_version(int argc, char **argv)
 static const rx_command commands[] = {
     {"version", cmd_version, "print the version"},
     {"inspect", rx_cmd_inspect, "show a GGUF file's metadata, tensors and memory estimate"},
+    {"tokenize", rx_cmd_tokenize, "print the token ids of a text"},
+    {"run", rx_cmd_run, "generate text from a prompt (like llama-cli)"},
+    {"perplexity", rx_cmd_perplexity, "score a text file as llama-perplexity does"},
+    {"bench", rx_cmd_bench, "measure prompt and generation speed as llama-bench does"},
 };
 
 static void usage(FILE *f)

@@ -24,7 +24,8 @@ typedef struct {
     const float *x;
     int64_t n_tokens;
     float *y;
-    char *act; /* activations in vec_dot_type, n_tokens rows */
+    const char *act; /* activations in vec_dot_type, n_tokens rows (x or scratch) */
+    char *act_out;   /* scratch the conversion writes; unused when x serves as is */
     size_t act_row_bytes;
 } job;
 
@@ -56,7 +57,7 @@ static void convert_range(const job *j, int64_t lo, int64_t hi)
     /* blocks never straddle rows (cols is a multiple of the block size), so the converted rows
      * form one contiguous array of blocks, as the float rows form one array of elements */
     if (lo >= hi) return;
-    j->convert(j->x + lo * j->act_block_elems, j->act + (size_t)lo * j->act_block_bytes,
+    j->convert(j->x + lo * j->act_block_elems, j->act_out + (size_t)lo * j->act_block_bytes,
                (hi - lo) * j->act_block_elems);
 }
 
@@ -125,7 +126,7 @@ rx_status rx_matmul(const rx_kernel_set *ks, rx_threadpool *tp, const rx_matrix 
         .x = x,
         .n_tokens = n_tokens,
         .y = y,
-        .act = (char *)(uintptr_t)x,
+        .act = (const char *)x,
         .act_row_bytes = rx_row_size(k->vec_dot_type, w->cols),
     };
     if (k->vec_dot_type != RX_TYPE_F32) {
@@ -136,7 +137,8 @@ rx_status rx_matmul(const rx_kernel_set *ks, rx_threadpool *tp, const rx_matrix 
         j.convert = ks->type[k->vec_dot_type].from_float;
         if (!j.convert)
             return rx_error(RX_ERR_UNSUPPORTED, "matmul: cannot convert to %s", act->name);
-        j.act = (char *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+        j.act_out = (char *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+        j.act = j.act_out;
         if (n_tokens * w->cols >= PARALLEL_CONVERT_MIN && rx_threadpool_size(tp) > 1) {
             rx_threadpool_run(tp, convert_task, &j);
         } else {

@@ -87,11 +87,10 @@ typedef float (*get1_fn)(const void *p, int64_t i);
 
 /* An nr x nt block of dot products over rows of one float type. Forced inline with constant
  * nr, nt and loaders, so the accumulators live in registers and the loops unroll. */
-static inline __attribute__((always_inline)) void tile_float(int64_t n, float *restrict s,
-                                                             int64_t ld_s, const char *restrict w,
-                                                             size_t ws, const char *restrict a,
-                                                             size_t as, const int nr, const int nt,
-                                                             load8_fn load, get1_fn get)
+static inline __attribute__((always_inline)) void
+tile_float(int64_t n, float *restrict s, int64_t ld_s, const char *restrict w, size_t ws,
+           const char *restrict a, size_t as, const int nr, const int nt, load8_fn load,
+           get1_fn get, const size_t esize)
 {
     __m256 acc[RX_TILE_ROWS][2];
 #pragma GCC unroll 4
@@ -100,8 +99,16 @@ static inline __attribute__((always_inline)) void tile_float(int64_t n, float *r
         for (int t = 0; t < nt; t++)
             acc[r][t] = _mm256_setzero_ps();
     }
+    /* sweep the next panel (the nr rows after these) at the pace this one is read: the
+     * hardware prefetcher alone leaves DRAM bandwidth unused */
+    const size_t step = (size_t)nr * 8 * esize;
+    const char *ahead = w + (size_t)nr * ws;
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
+        const char *pf = ahead + (size_t)(i / 8) * step;
+#pragma GCC unroll 4
+        for (size_t off = 0; off < step; off += 64)
+            _mm_prefetch(pf + off, _MM_HINT_T0);
         __m256 av[2];
 #pragma GCC unroll 2
         for (int t = 0; t < nt; t++)
@@ -128,21 +135,22 @@ static inline __attribute__((always_inline)) void tile_float(int64_t n, float *r
  * vector registers. */
 static inline __attribute__((always_inline)) void
 tile_walk(int64_t n, float *restrict s, int64_t ld_s, const char *restrict w, size_t ws,
-          const char *restrict a, size_t as, int nr, int nt, load8_fn load, get1_fn get)
+          const char *restrict a, size_t as, int nr, int nt, load8_fn load, get1_fn get,
+          const size_t esize)
 {
     for (int t = 0; t < nt; t += 2) {
         const char *at = a + (size_t)t * as;
         float *st = s + t * ld_s;
         if (nr == 4 && nt - t >= 2) {
-            tile_float(n, st, ld_s, w, ws, at, as, 4, 2, load, get);
+            tile_float(n, st, ld_s, w, ws, at, as, 4, 2, load, get, esize);
         } else if (nr == 4) {
-            tile_float(n, st, ld_s, w, ws, at, as, 4, 1, load, get);
+            tile_float(n, st, ld_s, w, ws, at, as, 4, 1, load, get, esize);
         } else {
             for (int r = 0; r < nr; r++) {
                 if (nt - t >= 2) {
-                    tile_float(n, st + r, ld_s, w + r * ws, ws, at, as, 1, 2, load, get);
+                    tile_float(n, st + r, ld_s, w + r * ws, ws, at, as, 1, 2, load, get, esize);
                 } else {
-                    tile_float(n, st + r, ld_s, w + r * ws, ws, at, as, 1, 1, load, get);
+                    tile_float(n, st + r, ld_s, w + r * ws, ws, at, as, 1, 1, load, get, esize);
                 }
             }
         }
@@ -155,19 +163,19 @@ void rx_kernels__dot_f32_avx2(int64_t n, float *restrict s, const void *restrict
 void rx_kernels__tile_f32_avx2(int64_t n, float *restrict s, int64_t ld_s, const void *restrict w,
                                size_t ws, const void *restrict a, size_t as, int nr, int nt)
 {
-    tile_walk(n, s, ld_s, w, ws, a, as, nr, nt, load_f32, get_f32);
+    tile_walk(n, s, ld_s, w, ws, a, as, nr, nt, load_f32, get_f32, 4);
 }
 
 void rx_kernels__tile_f16_avx2(int64_t n, float *restrict s, int64_t ld_s, const void *restrict w,
                                size_t ws, const void *restrict a, size_t as, int nr, int nt)
 {
-    tile_walk(n, s, ld_s, w, ws, a, as, nr, nt, load_f16, get_f16);
+    tile_walk(n, s, ld_s, w, ws, a, as, nr, nt, load_f16, get_f16, 2);
 }
 
 void rx_kernels__tile_bf16_avx2(int64_t n, float *restrict s, int64_t ld_s, const void *restrict w,
                                 size_t ws, const void *restrict a, size_t as, int nr, int nt)
 {
-    tile_walk(n, s, ld_s, w, ws, a, as, nr, nt, load_bf16, get_bf16);
+    tile_walk(n, s, ld_s, w, ws, a, as, nr, nt, load_bf16, get_bf16, 2);
 }
 
 /* A single dot product with four independent accumulators to hide FMA latency. */

@@ -97,6 +97,10 @@ void rx_kernels__tile_q5_0_avx2(int64_t n, float *restrict s, int64_t ld_s, cons
                                 size_t ws, const void *restrict a, size_t as, int nr, int nt);
 void rx_kernels__tile_q8_0_avx2(int64_t n, float *restrict s, int64_t ld_s, const void *restrict w,
                                 size_t ws, const void *restrict a, size_t as, int nr, int nt);
+void rx_kernels__tile_q4_K_avx2(int64_t n, float *restrict s, int64_t ld_s, const void *restrict w,
+                                size_t ws, const void *restrict a, size_t as, int nr, int nt);
+void rx_kernels__tile_q6_K_avx2(int64_t n, float *restrict s, int64_t ld_s, const void *restrict w,
+                                size_t ws, const void *restrict a, size_t as, int nr, int nt);
 
 /* The AVX2 table (set_avx2.c); only called once the CPU is known to support it. */
 const rx_kernel_set *rx_kernels__avx2_table(void);

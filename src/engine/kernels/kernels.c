@@ -2,10 +2,15 @@
  * deterministic quantizer used to write model files. */
 #include "engine/kernels/kernels.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/kernels/internal.h"
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 
 static const rx_kernel_set ref_set = {
     .name = "ref",
@@ -37,19 +42,30 @@ const rx_kernel_set *rx_kernels_ref(void)
     return &ref_set;
 }
 
+#if !defined(RX_FORCE_REF) && defined(__x86_64__)
+/* AVX2, FMA and F16C from cpuid, plus the OS saving YMM state (XCR0 bits 1-2); done by hand
+ * because clang's __builtin_cpu_supports does not know "f16c". Reads only, so concurrent
+ * callers need no synchronisation. */
+static bool cpu_has_avx2_fma_f16c(void)
+{
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+    const unsigned fma = 1u << 12, osxsave = 1u << 27, f16c = 1u << 29, avx = 1u << 28;
+    if ((c & (fma | osxsave | f16c | avx)) != (fma | osxsave | f16c | avx)) return false;
+    unsigned xcr0_lo, xcr0_hi;
+    __asm__("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+    if ((xcr0_lo & 6) != 6) return false;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+    return (b & (1u << 5)) != 0; /* AVX2 */
+}
+#endif
+
 const rx_kernel_set *rx_kernels_avx2(void)
 {
 #if defined(RX_FORCE_REF) || !defined(__x86_64__)
     return NULL;
 #else
-    /* __builtin_cpu_supports runs cpuid once (in libgcc's constructor) and then only reads a
-     * cached word, so calling this repeatedly is cheap and free of data races. */
-    __builtin_cpu_init();
-    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma") ||
-        !__builtin_cpu_supports("f16c")) {
-        return NULL;
-    }
-    return rx_kernels__avx2_table();
+    return cpu_has_avx2_fma_f16c() ? rx_kernels__avx2_table() : NULL;
 #endif
 }
 

@@ -4,6 +4,8 @@
 #include "engine/kernels/internal.h"
 #include "engine/kernels/simd_avx2.h"
 
+#include <stdbool.h>
+
 #include "core/fp16.h"
 
 /* The eight 6-bit scales and mins of a q4_K block. */
@@ -30,27 +32,6 @@ static inline __m256i q4_K_block_isum(const rx_block_q4_K *x, const int8_t *q8, 
         sum = _mm256_add_epi32(sum, _mm256_add_epi32(plo, phi));
     }
     return sum;
-}
-
-void rx_kernels__dot_q4_K_q8_K_avx2(int64_t n, float *restrict s, const void *restrict x,
-                                    const void *restrict y)
-{
-    const rx_block_q4_K *a = x;
-    const rx_block_q8_K *b = y;
-    __m256 acc = _mm256_setzero_ps();
-    float mins = 0;
-    for (int64_t i = 0; i < n / RX_QK_K; i++) {
-        uint8_t sc[8], m[8];
-        q4_K_scales(&a[i], sc, m);
-        int32_t msum = 0;
-        for (int j = 0; j < 8; j++)
-            msum += m[j] * (b[i].bsums[2 * j] + b[i].bsums[2 * j + 1]);
-        __m256i isum = q4_K_block_isum(&a[i], b[i].qs, sc);
-        float d = rx_half_to_float(a[i].d) * b[i].d;
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc);
-        mins += rx_half_to_float(a[i].dmin) * b[i].d * (float)msum;
-    }
-    *s = rx_hsum_ps(acc) - mins;
 }
 
 /* Two int16 scale lanes for a 32-element run: the low 8 lanes of a maddubs result come from
@@ -85,27 +66,130 @@ static inline __m256i q6_K_half_isum(const uint8_t *ql, const uint8_t *qh, const
     return sum;
 }
 
+/* q6_K block times q8_K block, before the scale d: codes are unsigned 0..63, so the offset
+ * 32 * sum over groups of scale * (sum of the group's activations) comes off afterwards. */
+static inline __m256i q6_K_block_isum(const rx_block_q6_K *x, const rx_block_q8_K *y)
+{
+    __m256i isum =
+        _mm256_add_epi32(q6_K_half_isum(x->ql, x->qh, x->scales, y->qs),
+                         q6_K_half_isum(x->ql + 64, x->qh + 32, x->scales + 8, y->qs + 128));
+    __m128i bs_lo = _mm_loadu_si128((const __m128i *)y->bsums);
+    __m128i bs_hi = _mm_loadu_si128((const __m128i *)(y->bsums + 8));
+    __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x->scales));
+    __m256i off = _mm256_madd_epi16(_mm256_set_m128i(bs_hi, bs_lo), sc16);
+    return _mm256_sub_epi32(isum, _mm256_slli_epi32(off, 5));
+}
+
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+/* nr x nt dot products of K-type rows (q6 selects Q6_K, else Q4_K) over nb super-blocks,
+ * sweeping a prefetch over the next panel as q_avx2.c does. */
+static ALWAYS_INLINE void tile_k(int64_t nb, float *restrict s, int64_t ld_s,
+                                 const char *restrict w, size_t ws, const char *restrict a,
+                                 size_t as, const int nr, const int nt, const bool q6)
+{
+    __m256 acc[RX_TILE_ROWS][2];
+    float mins[RX_TILE_ROWS][2];
+#pragma GCC unroll 4
+    for (int r = 0; r < nr; r++) {
+#pragma GCC unroll 2
+        for (int t = 0; t < nt; t++)
+            acc[r][t] = _mm256_setzero_ps(), mins[r][t] = 0;
+    }
+    const size_t bb = q6 ? sizeof(rx_block_q6_K) : sizeof(rx_block_q4_K);
+    const char *ahead = w + (size_t)nr * ws;
+    for (int64_t i = 0; i < nb; i++) {
+        const char *pf = ahead + (size_t)i * nr * bb;
+        for (size_t off = 0; off <= nr * bb; off += 64)
+            _mm_prefetch(pf + off, _MM_HINT_T0);
+#pragma GCC unroll 4
+        for (int r = 0; r < nr; r++) {
+            const char *xb = w + r * ws + (size_t)i * bb;
+            if (q6) {
+                const rx_block_q6_K *x = (const rx_block_q6_K *)xb;
+                float dx = rx_half_to_float(x->d);
+#pragma GCC unroll 2
+                for (int t = 0; t < nt; t++) {
+                    const rx_block_q8_K *y = (const rx_block_q8_K *)(a + t * as) + i;
+                    __m256 d = _mm256_set1_ps(dx * y->d);
+                    acc[r][t] =
+                        _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(q6_K_block_isum(x, y)), acc[r][t]);
+                }
+            } else {
+                const rx_block_q4_K *x = (const rx_block_q4_K *)xb;
+                uint8_t sc[8], m[8];
+                q4_K_scales(x, sc, m);
+                float dx = rx_half_to_float(x->d), mx = rx_half_to_float(x->dmin);
+#pragma GCC unroll 2
+                for (int t = 0; t < nt; t++) {
+                    const rx_block_q8_K *y = (const rx_block_q8_K *)(a + t * as) + i;
+                    int32_t msum = 0;
+                    for (int j = 0; j < 8; j++)
+                        msum += m[j] * (y->bsums[2 * j] + y->bsums[2 * j + 1]);
+                    __m256 d = _mm256_set1_ps(dx * y->d);
+                    acc[r][t] = _mm256_fmadd_ps(
+                        d, _mm256_cvtepi32_ps(q4_K_block_isum(x, y->qs, sc)), acc[r][t]);
+                    mins[r][t] += mx * y->d * (float)msum;
+                }
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < nr; r++) {
+#pragma GCC unroll 2
+        for (int t = 0; t < nt; t++)
+            s[t * ld_s + r] = rx_hsum_ps(acc[r][t]) - mins[r][t];
+    }
+}
+
+/* Walks an nr x nt request in 4x2 pieces (rows x tokens). */
+static ALWAYS_INLINE void tile_walk(int64_t n, float *restrict s, int64_t ld_s,
+                                    const void *restrict w, size_t ws, const void *restrict a,
+                                    size_t as, int nr, int nt, const bool q6)
+{
+    const int64_t nb = n / RX_QK_K;
+    const char *wc = w, *ac = a;
+    for (int t = 0; t < nt; t += 2) {
+        const char *at = ac + (size_t)t * as;
+        float *st = s + t * ld_s;
+        if (nr == 4 && nt - t >= 2) {
+            tile_k(nb, st, ld_s, wc, ws, at, as, 4, 2, q6);
+        } else if (nr == 4) {
+            tile_k(nb, st, ld_s, wc, ws, at, as, 4, 1, q6);
+        } else {
+            for (int r = 0; r < nr; r++) {
+                if (nt - t >= 2) {
+                    tile_k(nb, st + r, ld_s, wc + r * ws, ws, at, as, 1, 2, q6);
+                } else {
+                    tile_k(nb, st + r, ld_s, wc + r * ws, ws, at, as, 1, 1, q6);
+                }
+            }
+        }
+    }
+}
+
+void rx_kernels__tile_q4_K_avx2(int64_t n, float *restrict s, int64_t ld_s, const void *restrict w,
+                                size_t ws, const void *restrict a, size_t as, int nr, int nt)
+{
+    tile_walk(n, s, ld_s, w, ws, a, as, nr, nt, false);
+}
+
+void rx_kernels__tile_q6_K_avx2(int64_t n, float *restrict s, int64_t ld_s, const void *restrict w,
+                                size_t ws, const void *restrict a, size_t as, int nr, int nt)
+{
+    tile_walk(n, s, ld_s, w, ws, a, as, nr, nt, true);
+}
+
+void rx_kernels__dot_q4_K_q8_K_avx2(int64_t n, float *restrict s, const void *restrict x,
+                                    const void *restrict y)
+{
+    tile_k(n / RX_QK_K, s, 1, x, 0, y, 0, 1, 1, false);
+}
+
 void rx_kernels__dot_q6_K_q8_K_avx2(int64_t n, float *restrict s, const void *restrict x,
                                     const void *restrict y)
 {
-    const rx_block_q6_K *a = x;
-    const rx_block_q8_K *b = y;
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / RX_QK_K; i++) {
-        __m256i isum = _mm256_add_epi32(
-            q6_K_half_isum(a[i].ql, a[i].qh, a[i].scales, b[i].qs),
-            q6_K_half_isum(a[i].ql + 64, a[i].qh + 32, a[i].scales + 8, b[i].qs + 128));
-        /* the offset: 32 * sum over groups of scale * (sum of the group's activations) */
-        __m128i bs_lo = _mm_loadu_si128((const __m128i *)b[i].bsums);
-        __m128i bs_hi = _mm_loadu_si128((const __m128i *)(b[i].bsums + 8));
-        __m128i sc = _mm_loadu_si128((const __m128i *)a[i].scales);
-        __m256i sc16 = _mm256_cvtepi8_epi16(sc);
-        __m256i off = _mm256_madd_epi16(_mm256_set_m128i(bs_hi, bs_lo), sc16);
-        isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(off, 5));
-        float d = rx_half_to_float(a[i].d) * b[i].d;
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc);
-    }
-    *s = rx_hsum_ps(acc);
+    tile_k(n / RX_QK_K, s, 1, x, 0, y, 0, 1, 1, true);
 }
 
 /* Q8_K activations, the same numbers as the scalar quantizer: vector search for the absolute
