@@ -28,6 +28,26 @@ static const ref_case cases[] = {
 
 #define MAX_TOKENS 256
 
+/* A defect in the reference data, not in the engine: from step 26 on, line 10 of
+ * tiny-random-Q6_K.jsonl is not reproduced by the llama.cpp build that wrote it (b4748 built
+ * for AVX2, prompt batched then token by token, measured at 0.3025 off in every mode), and
+ * reflex is off by the same 0.3025. Those steps are reported, not scored; the test insists
+ * the defect is still there, so the exemption goes away with it. */
+typedef struct {
+    const char *model;
+    int line, from_step;
+} ref_defect;
+
+static const ref_defect defects[] = {{"tiny-random-Q6_K", 10, 26}};
+
+static int defect_from(const char *model, int line)
+{
+    for (size_t i = 0; i < sizeof defects / sizeof defects[0]; i++)
+        if (strcmp(defects[i].model, model) == 0 && defects[i].line == line)
+            return defects[i].from_step;
+    return -1;
+}
+
 typedef struct {
     int32_t tok[MAX_TOKENS];
     int n_prompt, n_gen;
@@ -48,7 +68,8 @@ static void read_line(json_t *j, ref_line *r)
 /* Feeds the prompt as one batch, then each reference token alone (how the reference was made:
  * llama.cpp's schedules differ between batches and single tokens), and compares every top-5
  * log-probability. */
-static double teacher_forced_error(rx_context *c, const ref_line *r, json_t *steps, int32_t n_vocab)
+static double teacher_forced_error(rx_context *c, const ref_line *r, json_t *steps, int32_t n_vocab,
+                                   int skip_from, double *skipped_worst)
 {
     int32_t pos[MAX_TOKENS];
     for (int i = 0; i < r->n_prompt + r->n_gen; i++)
@@ -71,7 +92,11 @@ static double teacher_forced_error(rx_context *c, const ref_line *r, json_t *ste
             rx_sample_info info;
             rx_logprobs(rx_logits(c, 0), n_vocab, id, 0, &info);
             double e = fabs((double)info.logprob - want_lp);
-            if (e > worst) worst = e;
+            if (skip_from >= 0 && s >= skip_from) {
+                if (e > *skipped_worst) *skipped_worst = e;
+            } else if (e > worst) {
+                worst = e;
+            }
         }
     }
     return worst;
@@ -127,7 +152,19 @@ static void run_case(const ref_case *rc, const char *kernels)
         assert_non_null(j);
         ref_line r;
         read_line(j, &r);
-        double err = teacher_forced_error(c, &r, json_object_get(j, "steps"), n_vocab);
+        const int skip = defect_from(rc->name, n_lines);
+        double defect_err = 0.0;
+        double err = teacher_forced_error(c, &r, json_object_get(j, "steps"), n_vocab, skip,
+                                          &defect_err);
+        if (skip >= 0) {
+            print_message("%s line %d: steps %d+ are a reference defect (error %.4f, not scored)\n",
+                          rc->name, n_lines, skip, defect_err);
+            if (defect_err <= rc->tolerance) {
+                print_error("%s line %d: the reference defect is gone; drop the exemption\n",
+                            rc->name, n_lines);
+                failures++;
+            }
+        }
         if (err > worst) worst = err;
         if (err > rc->tolerance) {
             print_error("%s [%s] line %d: worst top-5 logprob error %.6f > %.0e\n", rc->name,
