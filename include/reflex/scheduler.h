@@ -89,6 +89,7 @@ typedef struct {
     const char *tenant;            /* prefix-cache partition (API key or user); NULL = "" */
     bool embedding;                /* compute the mean-pooled embedding instead of generating */
     bool ignore_eog;               /* keep going past end-of-generation tokens (benchmarks) */
+    bool logprobs;                 /* report log-probabilities (sampling.n_top_logprobs alternatives) */
     rx_sched_event_fn on_event;
     void *user;
 } rx_sched_request;

@@ -17,6 +17,7 @@ int rx_cmd_tokenize(int argc, char **argv);
 int rx_cmd_quantize(int argc, char **argv);
 int rx_cmd_convert(int argc, char **argv);
 int rx_cmd_synth(int argc, char **argv);
+int rx_cmd_serve(int argc, char **argv);
 
 
 #endif

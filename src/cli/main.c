@@ -18,6 +18,7 @@ static const rx_command commands[] = {
     {"version", cmd_version, "print the version"},
     {"inspect", rx_cmd_inspect, "show a GGUF file's metadata, tensors and memory estimate"},
     {"tokenize", rx_cmd_tokenize, "print the token ids of a text"},
+    {"serve", rx_cmd_serve, "serve a model over an OpenAI-compatible HTTP API (edge node)"},
     {"run", rx_cmd_run, "generate text from a prompt (like llama-cli)"},
     {"perplexity", rx_cmd_perplexity, "score a text file as llama-perplexity does"},
     {"bench", rx_cmd_bench, "measure prompt and generation speed as llama-bench does"},
