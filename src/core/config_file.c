@@ -58,6 +58,7 @@ static rx_status value(yaml_parser_t *p, yaml_event_t *ev, const char *key, cons
         rx_status s = push(a, flag, strlen(flag));
         return s == RX_OK ? push(a, v, n) : s;
     }
+    if (ev->type == YAML_ALIAS_EVENT) return fail(origin, ev, "aliases are not settings");
     if (ev->type != YAML_SEQUENCE_START_EVENT)
         return fail(origin, ev, "a value must be a scalar or a list of scalars");
     for (;;) {
@@ -135,8 +136,13 @@ static rx_status walk(yaml_parser_t *p, const char *origin, rx_config_args *a)
             yaml_event_delete(&v);
             break;
         }
+        case YAML_ALIAS_EVENT:
+            s = fail(origin, &ev, "aliases are not settings");
+            break;
         default:
-            s = fail(origin, &ev, "aliases and lists are not settings");
+            s = fail(origin, &ev,
+                     depth == 1 ? "a key must be a flag name (lowercase letters, digits, '-')"
+                                : "the file must be a mapping of flag names to values");
             break;
         }
         yaml_event_delete(&ev);
