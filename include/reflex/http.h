@@ -52,6 +52,9 @@ rx_status rx_http_server_run(rx_http_server *s);
 void rx_http_server_stop_accepting(rx_http_server *s);
 /* Thread-safe. Makes rx_http_server_run return soon (open connections are closed). */
 void rx_http_server_stop(rx_http_server *s);
+/* The libevent loop behind the server, for clients that share its thread (net/http_client). */
+struct event_base;
+struct event_base *rx_http_server_event_base(rx_http_server *s);
 /* Connections now open (for draining). */
 int rx_http_server_n_connections(const rx_http_server *s);
 

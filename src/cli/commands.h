@@ -18,6 +18,8 @@ int rx_cmd_quantize(int argc, char **argv);
 int rx_cmd_convert(int argc, char **argv);
 int rx_cmd_synth(int argc, char **argv);
 int rx_cmd_serve(int argc, char **argv);
+int rx_cmd_gateway(int argc, char **argv);
+int rx_cmd_up(int argc, char **argv);
 
 
 #endif

@@ -1,0 +1,197 @@
+/* The gateway's lifecycle and its own endpoints: /health, /ready (some upstream eligible),
+ * /metrics (Prometheus), /v1/status (upstreams as this gateway sees them); everything under
+ * /v1/ is proxied. SIGTERM/SIGINT drain: stop accepting, let proxied requests finish. */
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "gateway/gateway_internal.h"
+
+static void reply(rx_http_req *req, int status, const char *type, char *body_owned)
+{
+    const char *b = body_owned ? body_owned : "{\"error\":{\"message\":\"out of memory\"}}";
+    rx_http_respond(req, status, type, b, strlen(b));
+    free(body_owned);
+}
+
+static char *status_json(rx_gateway *g)
+{
+    json_t *ups = json_array();
+    for (int i = 0; ups && i < g->n_ups; i++) {
+        const gw_upstream *u = &g->ups[i];
+        json_array_append_new(
+            ups, json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:i, s:i, s:i, s:i, s:f, s:I, s:I}",
+                           "name", u->spec.name, "tier", rx_tier_name(u->spec.tier), "region",
+                           u->spec.region, "site", u->spec.site, "healthy", u->healthy, "ejected",
+                           gw_upstream_ejected(g, u), "in_flight", u->in_flight, "slots_busy",
+                           u->slots_busy, "slots_total", u->slots_total, "queue_depth",
+                           u->queue_depth, "ewma_ms", u->ewma_ms, "requests",
+                           (json_int_t)u->requests, "errors", (json_int_t)u->errors));
+    }
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:s, s:b, s:o}", "gateway", g->name, "tier",
+                  rx_tier_name(g->cfg.topo.tier), "region", g->cfg.topo.region, "site",
+                  g->cfg.topo.site, "draining", g->draining, "upstreams", ups ? ups : json_array());
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return s;
+}
+
+static char *metrics_text(rx_gateway *g)
+{
+    size_t cap = 16384 + (size_t)g->n_ups * 1024, n = 0;
+    char *b = malloc(cap);
+    if (!b) return NULL;
+#define PUT(...)                                                                                   \
+    do {                                                                                           \
+        int w_ = snprintf(b + n, cap - n, __VA_ARGS__);                                            \
+        if (w_ > 0) n = n + (size_t)w_ < cap ? n + (size_t)w_ : cap - 1;                           \
+    } while (0)
+    const struct {
+        const char *name, *help;
+        uint64_t v;
+    } counters[] = {
+        {"reflex_gateway_requests_total", "Requests received.", g->m.requests},
+        {"reflex_gateway_retries_total", "Requests retried on another upstream.", g->m.retries},
+        {"reflex_gateway_failovers_total", "Upstream failures routed around.", g->m.failovers},
+        {"reflex_gateway_stream_resumptions_total", "Streams resumed on another upstream.",
+         g->m.resumed},
+        {"reflex_gateway_escalations_total", "Requests sent above the gateway's tier.",
+         g->m.escalations},
+        {"reflex_gateway_ejections_total", "Upstreams ejected after failures.", g->m.ejections},
+        {"reflex_gateway_unavailable_total", "Requests answered 503: nothing eligible.",
+         g->m.unavailable},
+    };
+    for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++)
+        PUT("# HELP %s %s\n# TYPE %s counter\n%s %llu\n", counters[i].name, counters[i].help,
+            counters[i].name, counters[i].name, (unsigned long long)counters[i].v);
+    PUT("# HELP reflex_gateway_escalation_ratio Escalated requests / requests.\n"
+        "# TYPE reflex_gateway_escalation_ratio gauge\nreflex_gateway_escalation_ratio %.6f\n",
+        g->m.requests ? (double)g->m.escalations / (double)g->m.requests : 0.0);
+    PUT("# HELP reflex_gateway_upstream_healthy 1 when the upstream is eligible.\n"
+        "# TYPE reflex_gateway_upstream_healthy gauge\n");
+    for (int i = 0; i < g->n_ups; i++)
+        PUT("reflex_gateway_upstream_healthy{upstream=\"%s\",tier=\"%s\"} %d\n",
+            g->ups[i].spec.name, rx_tier_name(g->ups[i].spec.tier),
+            g->ups[i].healthy && !gw_upstream_ejected(g, &g->ups[i]));
+    PUT("# TYPE reflex_gateway_upstream_requests_total counter\n");
+    for (int i = 0; i < g->n_ups; i++)
+        PUT("reflex_gateway_upstream_requests_total{upstream=\"%s\"} %llu\n", g->ups[i].spec.name,
+            (unsigned long long)g->ups[i].requests);
+    PUT("# HELP reflex_gateway_ttft_seconds Client-side time to first byte of the answer.\n"
+        "# TYPE reflex_gateway_ttft_seconds histogram\n");
+    n += rx_hist_format(&g->m.ttft, "reflex_gateway_ttft_seconds", "", b + n, cap - n);
+    if (n >= cap) n = cap - 1;
+    PUT("# HELP reflex_gateway_request_duration_seconds Whole request, as the client sees it.\n"
+        "# TYPE reflex_gateway_request_duration_seconds histogram\n");
+    n += rx_hist_format(&g->m.total, "reflex_gateway_request_duration_seconds", "", b + n, cap - n);
+    if (n >= cap) n = cap - 1;
+    b[n] = '\0';
+#undef PUT
+    return b;
+}
+
+static void handle(rx_http_req *req, void *user)
+{
+    rx_gateway *g = user;
+    const char *path = rx_http_path(req);
+    if (strcmp(path, "/health") == 0) {
+        reply(req, 200, "application/json", strdup("{\"status\":\"ok\"}"));
+        return;
+    }
+    if (strcmp(path, "/ready") == 0) {
+        bool any = false;
+        for (int i = 0; i < g->n_ups && !any; i++)
+            any = g->ups[i].healthy && !gw_upstream_ejected(g, &g->ups[i]);
+        if (!any || g->draining) rx_http_add_header(req, "Retry-After", "1");
+        reply(req, any && !g->draining ? 200 : 503, "application/json",
+              strdup(any && !g->draining ? "{\"status\":\"ready\"}"
+                                         : "{\"status\":\"unavailable\"}"));
+        return;
+    }
+    if (strcmp(path, "/metrics") == 0) {
+        reply(req, 200, "text/plain; version=0.0.4", metrics_text(g));
+        return;
+    }
+    if (strcmp(path, "/v1/status") == 0) {
+        reply(req, 200, "application/json", status_json(g));
+        return;
+    }
+    if (strncmp(path, "/v1/", 4) == 0) {
+        gw_proxy_handle(g, req, path);
+        return;
+    }
+    char msg[200];
+    snprintf(
+        msg, sizeof msg,
+        "{\"error\":{\"message\":\"no route for this path\",\"type\":\"invalid_request_error\"}}");
+    reply(req, 404, "application/json", strdup(msg));
+}
+
+static void stop_now(void *arg)
+{
+    rx_gateway *g = arg;
+    rx_http_server_stop(g->http);
+}
+
+static void drain_poll(void *arg)
+{
+    rx_gateway *g = arg;
+    if (g->n_active > 0) {
+        rx_http_timer(g->http, 50, drain_poll, g);
+        return;
+    }
+    /* close the pools while the loop still runs, so their connections are freed by it */
+    gw_upstreams_close(g);
+    rx_http_timer(g->http, 20, stop_now, g);
+}
+
+static void on_stop(void *arg)
+{
+    rx_gateway *g = arg;
+    if (g->draining) return;
+    g->draining = true;
+    rx_http_server_stop_accepting(g->http);
+    drain_poll(g);
+}
+
+rx_status rx_gateway_run(const rx_gateway_config *cfg)
+{
+    rx_gateway *g = calloc(1, sizeof *g);
+    if (!g) return rx_error(RX_ERR_NOMEM, "no memory for the gateway");
+    signal(SIGPIPE, SIG_IGN);
+    g->cfg = *cfg;
+    if (g->cfg.poll_interval_ms <= 0) g->cfg.poll_interval_ms = 500;
+    if (g->cfg.eject_ms <= 0) g->cfg.eject_ms = 5000;
+    if (g->cfg.retry_budget <= 0) g->cfg.retry_budget = 0.2;
+    rx_hist_init(&g->m.ttft, rx_hist_latency_bounds, rx_hist_latency_n);
+    rx_hist_init(&g->m.total, rx_hist_latency_bounds, rx_hist_latency_n);
+    rx_status s = rx_http_server_create(&cfg->http, handle, g, &g->http);
+    if (s == RX_OK) {
+        const int port = rx_http_server_port(g->http);
+        if (cfg->name)
+            snprintf(g->name, sizeof g->name, "%s", cfg->name);
+        else
+            snprintf(g->name, sizeof g->name, "gateway@%s:%d",
+                     cfg->http.host ? cfg->http.host : "127.0.0.1", port);
+        s = gw_upstreams_start(g);
+    }
+    if (s == RX_OK && (s = rx_http_on_signal(g->http, SIGTERM, on_stop, g)) == RX_OK)
+        s = rx_http_on_signal(g->http, SIGINT, on_stop, g);
+    if (s == RX_OK) {
+        const int port = rx_http_server_port(g->http);
+        fprintf(stderr, "reflex gateway: %s (tier %s) with %d upstream(s)\n", g->name,
+                rx_tier_name(cfg->topo.tier), g->n_ups);
+        if (cfg->on_listening) cfg->on_listening(port, cfg->on_listening_user);
+        s = rx_http_server_run(g->http);
+    }
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", rx_last_error());
+    gw_upstreams_stop(g);
+    rx_http_server_free(g->http);
+    free(g);
+    return s == RX_OK ? RX_OK : rx_error(s, "%s", msg);
+}

@@ -1,0 +1,82 @@
+/* The gateway's private state, shared by gateway.c (lifecycle, operations endpoints),
+ * upstream.c (pools, status polling, ejection), route.c (filters and scores) and proxy.c
+ * (forwarding, retries, stream resumption). Loop thread only. */
+#ifndef RX_GATEWAY_INTERNAL_H
+#define RX_GATEWAY_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/histogram.h"
+#include "reflex/gateway.h"
+#include "reflex/http.h"
+#include "reflex/http_client.h"
+
+#define GW_MAX_DIGESTS 64
+
+typedef struct {
+    rx_upstream_spec spec;
+    rx_http_pool *pool; /* owned */
+    /* from the last /v1/status poll */
+    bool polled, healthy;
+    int slots_total, slots_busy, queue_depth, queue_cap;
+    double status_ttft_ms;
+    uint64_t digests[GW_MAX_DIGESTS];
+    int n_digests;
+    rx_http_call *poll; /* in flight, or NULL */
+    char *poll_body;    /* owned: the status body being received */
+    size_t poll_len;
+    /* measured by the gateway */
+    uint64_t ejected_until_ns;
+    int failures_in_row;
+    int in_flight;
+    double ewma_ms; /* time to response head */
+    uint64_t requests, errors, ejections;
+} gw_upstream;
+
+typedef struct {
+    uint64_t requests, retries, failovers, escalations, ejections, unavailable, resumed;
+    rx_histogram ttft, total; /* seconds, as the client sees them */
+} gw_metrics;
+
+typedef struct gw_proxy gw_proxy;
+
+typedef struct rx_gateway {
+    rx_gateway_config cfg; /* copied */
+    rx_http_server *http;  /* owned */
+    gw_upstream *ups;      /* owned, [n_ups] */
+    int n_ups;
+    gw_metrics m;
+    char name[160];
+    bool draining;
+    int n_active; /* proxied requests in flight */
+    uint64_t rr;  /* tie breaker */
+} rx_gateway;
+
+/* upstream.c */
+rx_status gw_upstreams_start(rx_gateway *g);
+void gw_upstreams_close(rx_gateway *g); /* frees the pools; call on the loop */
+void gw_upstreams_stop(rx_gateway *g);  /* and the upstreams */
+bool gw_upstream_ejected(const rx_gateway *g, const gw_upstream *u);
+void gw_upstream_failed(rx_gateway *g, gw_upstream *u);
+void gw_upstream_ok(rx_gateway *g, gw_upstream *u, double head_ms);
+
+/* route.c: what the request asks, and the choice with its reason. */
+typedef struct {
+    const char *model;  /* NULL: any */
+    const char *domain; /* never NULL ("public" by default) */
+    const char *user;   /* NULL: none */
+    bool sticky;        /* route by a hash of user */
+    bool has_digest;
+    uint64_t digest;  /* FNV-1a of the first 256 bytes of the leading text */
+    uint64_t exclude; /* bit i: upstream i already tried */
+} gw_route_req;
+
+/* Picks an upstream index (or -1) and writes a one-line reason to why. */
+int gw_route(rx_gateway *g, const gw_route_req *r, char *why, size_t why_cap);
+
+/* proxy.c */
+void gw_proxy_handle(rx_gateway *g, rx_http_req *req, const char *path);
+
+#endif

@@ -1,0 +1,498 @@
+/* Forwarding one client request: route it, send it upstream, and pass the answer back. A
+ * failure before the first byte reaches the client (connection refused or reset, timeout, 5xx)
+ * is retried on another eligible upstream within the retry budget. A stream whose upstream dies
+ * after the client has seen part of it is resumed on another eligible upstream: the request is
+ * re-sent with the text already delivered appended (a completion's prompt grows by it; a chat
+ * gets it as "reflex": {"continue": ...}) and max_tokens reduced, so the client sees one
+ * unbroken SSE stream. With greedy decoding the continuation is the text the first node would
+ * have produced, up to tokenization of the joined text; sampled streams continue plausibly.
+ * Data-domain policy is a routing filter, so a retry or a resumption never leaves the domain. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "gateway/gateway_internal.h"
+
+struct gw_proxy {
+    rx_gateway *g;
+    rx_http_req *req; /* the client's; NULL once answered */
+    char path[64];
+    json_t *json; /* owned: the request body, when it is a JSON object */
+    char model[128], domain[64], user[128];
+    gw_route_req route;
+    bool stream, chat;
+    int upstream;       /* index of the current upstream, -1 before the first */
+    rx_http_call *call; /* in flight, or NULL */
+    uint64_t call_start_ns, t0_ns;
+    int status; /* of the current upstream response */
+    char content_type[96];
+    bool head_sent;   /* the client has the response head */
+    bool client_gone; /* the client disconnected: finish quietly */
+    bool done_seen;   /* the upstream sent data: [DONE] */
+    char *buf;        /* owned: unary body, or SSE bytes not yet framed */
+    size_t len, cap;
+    char *delivered; /* owned: text of choice 0 the client has seen */
+    size_t dlen, dcap;
+    int tokens_delivered, attempts, resumes;
+    char why[320];
+    char trace[64];
+};
+
+static bool grow(char **b, size_t *cap, size_t need)
+{
+    if (need <= *cap) return true;
+    size_t c = *cap ? *cap : 1024;
+    while (c < need)
+        c *= 2;
+    char *n = realloc(*b, c);
+    if (!n) return false;
+    *b = n;
+    *cap = c;
+    return true;
+}
+
+static void proxy_free(gw_proxy *p)
+{
+    p->g->n_active--;
+    json_decref(p->json);
+    free(p->buf);
+    free(p->delivered);
+    free(p);
+}
+
+static void headers_out(gw_proxy *p, int upstream)
+{
+    rx_http_add_header(p->req, "x-reflex-node",
+                       upstream >= 0 ? p->g->ups[upstream].spec.name : p->g->name);
+    rx_http_add_header(p->req, "x-reflex-tier",
+                       upstream >= 0 ? rx_tier_name(p->g->ups[upstream].spec.tier)
+                                     : rx_tier_name(p->g->cfg.topo.tier));
+    rx_http_add_header(p->req, "x-reflex-route", p->why);
+    if (p->trace[0]) rx_http_add_header(p->req, "traceparent", p->trace);
+}
+
+static void log_line(gw_proxy *p, int status)
+{
+    rx_gateway *g = p->g;
+    const double total_ms = (double)(rx_now_ns() - p->t0_ns) / 1e6;
+    rx_hist_observe(&g->m.total, total_ms / 1e3);
+    if (g->cfg.quiet) return;
+    json_t *o = json_pack("{s:s, s:i, s:s, s:s, s:i, s:i, s:f, s:s}", "path", p->path, "status",
+                          status, "upstream", p->upstream >= 0 ? g->ups[p->upstream].spec.name : "",
+                          "route", p->why, "attempts", p->attempts, "resumes", p->resumes,
+                          "total_ms", total_ms, "traceparent", p->trace);
+    char *line = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    if (line) fprintf(stderr, "%s\n", line);
+    free(line);
+    json_decref(o);
+}
+
+/* The client went away: finish its request (writes are ignored by now) and free. */
+static void finish_quietly(gw_proxy *p)
+{
+    if (p->req) {
+        if (p->head_sent)
+            rx_http_stream_end(p->req);
+        else
+            rx_http_respond(p->req, 499, "application/json", "{}", 2);
+        p->req = NULL;
+    }
+    log_line(p, 499);
+    proxy_free(p);
+}
+
+/* Answers the client with an OpenAI-style error (before any byte was sent) and ends. */
+static void fail_client(gw_proxy *p, int status, const char *code, const char *msg)
+{
+    if (p->req) {
+        if (!p->head_sent) {
+            json_t *e =
+                json_pack("{s:{s:s, s:s, s:n, s:s}}", "error", "message", msg, "type",
+                          status == 503 ? "server_error" : "upstream_error", "param", "code", code);
+            char *body = e ? json_dumps(e, JSON_COMPACT) : NULL;
+            json_decref(e);
+            headers_out(p, -1);
+            if (status == 503 || status == 429) rx_http_add_header(p->req, "Retry-After", "1");
+            const char *b = body ? body : "{\"error\":{\"message\":\"unavailable\"}}";
+            rx_http_respond(p->req, status, "application/json", b, strlen(b));
+            free(body);
+        } else {
+            /* mid-stream and nowhere to resume: say so in the stream, then end it */
+            json_t *e = json_pack("{s:{s:s, s:s, s:s}}", "error", "message", msg, "type",
+                                  "upstream_error", "code", code);
+            char *body = e ? json_dumps(e, JSON_COMPACT) : NULL;
+            json_decref(e);
+            if (body) {
+                char frame[1200];
+                int n = snprintf(frame, sizeof frame, "data: %s\n\n", body);
+                if (n > 0 && (size_t)n < sizeof frame)
+                    rx_http_stream_write(p->req, frame, (size_t)n);
+            }
+            free(body);
+            rx_http_stream_write(p->req, "data: [DONE]\n\n", 14);
+            rx_http_stream_end(p->req);
+        }
+        p->req = NULL;
+    }
+    if (status == 503) p->g->m.unavailable++;
+    log_line(p, status);
+    proxy_free(p);
+}
+
+/* Tracks choice 0's text in one SSE event's JSON, for resumption. */
+static void track_delivered(gw_proxy *p, const char *data, size_t len)
+{
+    json_error_t e;
+    json_t *o = json_loadb(data, len, 0, &e);
+    json_t *choices = json_object_get(o, "choices");
+    json_t *c0 = json_array_get(choices, 0);
+    if (c0 && json_integer_value(json_object_get(c0, "index")) == 0) {
+        json_t *t = json_object_get(c0, "text");
+        if (!t) t = json_object_get(json_object_get(c0, "delta"), "content");
+        const char *s = json_string_value(t);
+        size_t n = s ? json_string_length(t) : 0;
+        if (n && grow(&p->delivered, &p->dcap, p->dlen + n + 1)) {
+            memcpy(p->delivered + p->dlen, s, n);
+            p->dlen += n;
+            p->delivered[p->dlen] = '\0';
+            p->tokens_delivered++;
+        }
+    }
+    json_decref(o);
+}
+
+/* A resumed stream must not repeat the chat role chunk or echo: the client already has them. */
+static bool resumed_preamble(const char *data, size_t len)
+{
+    json_error_t e;
+    json_t *o = json_loadb(data, len, 0, &e);
+    json_t *c0 = json_array_get(json_object_get(o, "choices"), 0);
+    json_t *delta = json_object_get(c0, "delta");
+    bool skip = delta && json_object_get(delta, "role") &&
+                json_string_length(json_object_get(delta, "content")) == 0;
+    json_decref(o);
+    return skip;
+}
+
+/* Frames complete SSE events from p->buf and forwards them. */
+static void forward_events(gw_proxy *p)
+{
+    size_t start = 0;
+    for (;;) {
+        char *sep = NULL;
+        for (size_t i = start; i + 1 < p->len; i++)
+            if (p->buf[i] == '\n' && p->buf[i + 1] == '\n') {
+                sep = p->buf + i;
+                break;
+            }
+        if (!sep) break;
+        const char *ev = p->buf + start;
+        const size_t ev_len = (size_t)(sep - ev);
+        start = (size_t)(sep - p->buf) + 2;
+        if (ev_len >= 6 && memcmp(ev, "data: ", 6) == 0) {
+            const char *data = ev + 6;
+            const size_t dl = ev_len - 6;
+            if (dl == 6 && memcmp(data, "[DONE]", 6) == 0)
+                p->done_seen = true;
+            else if (p->resumes && resumed_preamble(data, dl))
+                continue;
+            else
+                track_delivered(p, data, dl);
+        }
+        if (p->req) rx_http_stream_write(p->req, ev, ev_len + 2);
+    }
+    memmove(p->buf, p->buf + start, p->len - start);
+    p->len -= start;
+}
+
+static void attempt(gw_proxy *p);
+
+static bool may_retry(gw_proxy *p)
+{
+    rx_gateway *g = p->g;
+    return (double)g->m.retries < g->cfg.retry_budget * (double)g->m.requests + 3;
+}
+
+/* The current upstream failed: leave it out and try the next, or give up. */
+static void upstream_failed(gw_proxy *p, const char *what)
+{
+    rx_gateway *g = p->g;
+    gw_upstream *u = &g->ups[p->upstream];
+    gw_upstream_failed(g, u);
+    p->route.exclude |= 1ull << p->upstream;
+    if (!g->cfg.quiet)
+        fprintf(stderr, "reflex gateway: upstream %s failed (%s)%s\n", u->spec.name, what,
+                p->head_sent ? ": resuming the stream elsewhere" : "");
+    if (p->head_sent) {
+        if (!p->stream) {
+            fail_client(p, 502, "upstream_failed", what);
+            return;
+        }
+        p->resumes++;
+        g->m.resumed++;
+        g->m.failovers++;
+        attempt(p);
+        return;
+    }
+    if (!may_retry(p)) {
+        fail_client(p, 503, "retry_budget_exhausted", what);
+        return;
+    }
+    g->m.retries++;
+    g->m.failovers++;
+    attempt(p);
+}
+
+static void on_head(rx_http_call *c, int status, void *user)
+{
+    gw_proxy *p = user;
+    if (c != p->call) return;
+    rx_gateway *g = p->g;
+    p->status = status;
+    const char *ct = rx_http_call_header(c, "Content-Type");
+    snprintf(p->content_type, sizeof p->content_type, "%s", ct ? ct : "application/json");
+    gw_upstream_ok(g, &g->ups[p->upstream], (double)(rx_now_ns() - p->call_start_ns) / 1e6);
+    if (status >= 500 || (p->head_sent && status != 200)) {
+        /* nothing of this answer has reached the client: try elsewhere */
+        p->call = NULL;
+        g->ups[p->upstream].in_flight--;
+        rx_http_call_cancel(c);
+        char what[64];
+        snprintf(what, sizeof what, "HTTP %d", status);
+        upstream_failed(p, what);
+        return;
+    }
+    if (!p->head_sent && p->stream && status == 200 && p->req) {
+        rx_hist_observe(&g->m.ttft, (double)(rx_now_ns() - p->t0_ns) / 1e9);
+        headers_out(p, p->upstream);
+        rx_http_add_header(p->req, "Cache-Control", "no-cache");
+        rx_http_stream_start(p->req, 200, p->content_type);
+        p->head_sent = true;
+    }
+}
+
+static void on_chunk(rx_http_call *c, const char *data, size_t len, void *user)
+{
+    gw_proxy *p = user;
+    if (c != p->call) return;
+    if (!grow(&p->buf, &p->cap, p->len + len + 1)) return;
+    memcpy(p->buf + p->len, data, len);
+    p->len += len;
+    if (p->head_sent) forward_events(p);
+}
+
+static void on_done(rx_http_call *c, rx_status s, const char *message, void *user)
+{
+    gw_proxy *p = user;
+    if (c != p->call) return; /* an abandoned call */
+    p->call = NULL;
+    rx_gateway *g = p->g;
+    gw_upstream *u = &g->ups[p->upstream];
+    u->in_flight--;
+    if (p->client_gone) {
+        finish_quietly(p);
+        return;
+    }
+    if (s != RX_OK || (p->head_sent && !p->done_seen)) {
+        upstream_failed(p, s != RX_OK ? message : "the stream ended without [DONE]");
+        return;
+    }
+    if (p->head_sent) {
+        if (p->len) rx_http_stream_write(p->req, p->buf, p->len);
+        rx_http_stream_end(p->req);
+    } else {
+        if (p->status == 200) rx_hist_observe(&g->m.ttft, (double)(rx_now_ns() - p->t0_ns) / 1e9);
+        headers_out(p, p->upstream);
+        rx_http_respond(p->req, p->status, p->content_type, p->buf, p->len);
+    }
+    p->req = NULL;
+    log_line(p, p->head_sent ? 200 : p->status);
+    proxy_free(p);
+}
+
+/* The body for the chosen upstream: its own model id, and for a resumed stream the delivered
+ * text appended and max_tokens reduced. */
+static char *body_for(gw_proxy *p, const gw_upstream *u, size_t *len)
+{
+    if (!p->json) {
+        size_t n;
+        const char *b = rx_http_body(p->req, &n);
+        char *copy = malloc(n + 1);
+        if (copy) memcpy(copy, b, n);
+        *len = n;
+        return copy;
+    }
+    json_t *o = json_deep_copy(p->json);
+    const char *id;
+    if (o && p->model[0] && rx_upstream_serves(&u->spec, p->model, &id))
+        json_object_set_new(o, "model", json_string(id));
+    if (o && p->resumes && p->dlen) {
+        json_t *mt = json_object_get(o, "max_completion_tokens");
+        if (!mt) mt = json_object_get(o, "max_tokens");
+        if (json_is_integer(mt)) {
+            json_int_t left = json_integer_value(mt) - p->tokens_delivered;
+            json_object_set_new(o,
+                                json_object_get(o, "max_completion_tokens")
+                                    ? "max_completion_tokens"
+                                    : "max_tokens",
+                                json_integer(left > 1 ? left : 1));
+        }
+        json_t *prompt = json_object_get(o, "prompt");
+        if (!p->chat && json_is_string(prompt)) {
+            size_t pl = json_string_length(prompt);
+            char *joined = malloc(pl + p->dlen + 1);
+            if (joined) {
+                memcpy(joined, json_string_value(prompt), pl);
+                memcpy(joined + pl, p->delivered, p->dlen);
+                json_object_set_new(o, "prompt", json_stringn(joined, pl + p->dlen));
+                free(joined);
+            }
+            json_object_del(o, "echo");
+        } else {
+            json_t *rx = json_object_get(o, "reflex");
+            if (!json_is_object(rx)) json_object_set_new(o, "reflex", rx = json_object());
+            json_object_set_new(rx, "continue", json_stringn(p->delivered, p->dlen));
+        }
+    }
+    char *out = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    *len = out ? strlen(out) : 0;
+    return out;
+}
+
+static void attempt(gw_proxy *p)
+{
+    rx_gateway *g = p->g;
+    if (p->client_gone) {
+        finish_quietly(p);
+        return;
+    }
+    int i = gw_route(g, &p->route, p->why, sizeof p->why);
+    if (i < 0) {
+        fail_client(p, 503, "no_upstream", p->why);
+        return;
+    }
+    if (p->attempts == 0 && g->ups[i].spec.tier > g->cfg.topo.tier) g->m.escalations++;
+    p->upstream = i;
+    p->attempts++;
+    gw_upstream *u = &g->ups[i];
+    size_t len;
+    char *body = body_for(p, u, &len);
+    if (!body) {
+        fail_client(p, 500, "no_memory", "out of memory");
+        return;
+    }
+    const char *auth = rx_http_header(p->req, "Authorization");
+    const char *headers[] = {"Content-Type",
+                             "application/json",
+                             "Accept",
+                             p->stream ? "text/event-stream" : "application/json",
+                             "traceparent",
+                             p->trace,
+                             auth ? "Authorization" : NULL,
+                             auth,
+                             NULL};
+    static const rx_http_call_cb cb = {on_head, on_chunk, on_done};
+    p->len = 0;
+    p->done_seen = false;
+    p->call_start_ns = rx_now_ns();
+    const bool post = strcmp(rx_http_method(p->req), "POST") == 0;
+    rx_status s = rx_http_call_start(u->pool, post ? "POST" : "GET", p->path, headers,
+                                     post ? body : NULL, post ? len : 0, &cb, p, &p->call);
+    free(body);
+    if (s != RX_OK) {
+        p->call = NULL;
+        upstream_failed(p, rx_last_error());
+        return;
+    }
+    u->in_flight++;
+    u->requests++;
+}
+
+static void on_client_gone(void *arg)
+{
+    gw_proxy *p = arg;
+    p->client_gone = true;
+    if (p->call) rx_http_call_cancel(p->call); /* its on_done finishes quietly */
+}
+
+static uint64_t digest_of(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n && i < 256; i++)
+        h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
+    return h;
+}
+
+/* Reads what routing needs from the body: model, stream, user, data domain, leading text. */
+static void inspect(gw_proxy *p)
+{
+    size_t n;
+    const char *body = rx_http_body(p->req, &n);
+    json_error_t e;
+    json_t *o = n ? json_loadb(body, n, 0, &e) : NULL;
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return;
+    }
+    p->json = o;
+    const char *model = json_string_value(json_object_get(o, "model"));
+    if (model) {
+        snprintf(p->model, sizeof p->model, "%s", model);
+        p->route.model = p->model;
+    }
+    p->stream = json_is_true(json_object_get(o, "stream"));
+    const char *user = json_string_value(json_object_get(o, "user"));
+    if (user) {
+        snprintf(p->user, sizeof p->user, "%s", user);
+        p->route.user = p->user;
+    }
+    json_t *rx = json_object_get(o, "reflex");
+    const char *domain = json_string_value(json_object_get(rx, "domain"));
+    if (domain) snprintf(p->domain, sizeof p->domain, "%s", domain);
+    p->route.sticky = json_is_true(json_object_get(rx, "sticky"));
+    /* the node's digest covers the first message's text, or the (first) prompt */
+    json_t *lead = json_object_get(json_array_get(json_object_get(o, "messages"), 0), "content");
+    if (!lead) {
+        lead = json_object_get(o, "prompt");
+        if (json_is_array(lead)) lead = json_array_get(lead, 0);
+    }
+    if (json_is_string(lead)) {
+        p->route.has_digest = true;
+        p->route.digest = digest_of(json_string_value(lead), json_string_length(lead));
+    }
+}
+
+void gw_proxy_handle(rx_gateway *g, rx_http_req *req, const char *path)
+{
+    gw_proxy *p = calloc(1, sizeof *p);
+    if (!p) {
+        const char *b = "{\"error\":{\"message\":\"out of memory\",\"type\":\"server_error\"}}";
+        rx_http_respond(req, 500, "application/json", b, strlen(b));
+        return;
+    }
+    g->n_active++;
+    g->m.requests++;
+    p->g = g;
+    p->req = req;
+    p->upstream = -1;
+    p->t0_ns = rx_now_ns();
+    snprintf(p->path, sizeof p->path, "%s", path);
+    p->chat = strcmp(path, "/v1/chat/completions") == 0;
+    snprintf(p->domain, sizeof p->domain, "public");
+    inspect(p);
+    const char *hdr_domain = rx_http_header(req, "x-reflex-domain");
+    if (hdr_domain) snprintf(p->domain, sizeof p->domain, "%s", hdr_domain);
+    p->route.domain = p->domain;
+    const char *tp = rx_http_header(req, "traceparent");
+    if (tp && strlen(tp) == 55) snprintf(p->trace, sizeof p->trace, "%s", tp);
+    rx_http_on_close(req, on_client_gone, p);
+    if (g->draining) {
+        snprintf(p->why, sizeof p->why, "the gateway is shutting down");
+        fail_client(p, 503, "draining", p->why);
+        return;
+    }
+    attempt(p);
+}
