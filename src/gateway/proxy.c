@@ -35,6 +35,9 @@ struct gw_proxy {
     size_t len, cap;
     char *delivered; /* owned: text of choice 0 the client has seen */
     size_t dlen, dcap;
+    json_t *delivered_ids; /* owned: its token ids, when the node reports them (x_reflex) */
+    bool ids_complete;     /* every content chunk carried its ids */
+    bool resumable;        /* a stream of one choice */
     int tokens_delivered, attempts, resumes;
     char why[320];
     char trace[64];
@@ -57,6 +60,7 @@ static void proxy_free(gw_proxy *p)
 {
     p->g->n_active--;
     json_decref(p->json);
+    json_decref(p->delivered_ids);
     free(p->buf);
     free(p->delivered);
     free(p);
@@ -157,6 +161,16 @@ static void track_delivered(gw_proxy *p, const char *data, size_t len)
             memcpy(p->delivered + p->dlen, s, n);
             p->dlen += n;
             p->delivered[p->dlen] = '\0';
+        }
+        /* a reflex node reports each chunk's token ids: resumption can then be exact */
+        json_t *ids = json_object_get(json_object_get(o, "x_reflex"), "tokens");
+        if (json_is_array(ids) && p->delivered_ids) {
+            size_t i;
+            json_t *id;
+            json_array_foreach(ids, i, id) json_array_append(p->delivered_ids, id);
+            p->tokens_delivered += (int)json_array_size(ids);
+        } else if (n) {
+            p->ids_complete = false;
             p->tokens_delivered++;
         }
     }
@@ -226,7 +240,7 @@ static void upstream_failed(gw_proxy *p, const char *what)
         fprintf(stderr, "reflex gateway: upstream %s failed (%s)%s\n", u->spec.name, what,
                 p->head_sent ? ": resuming the stream elsewhere" : "");
     if (p->head_sent) {
-        if (!p->stream) {
+        if (!p->stream || !p->resumable) {
             fail_client(p, 502, "upstream_failed", what);
             return;
         }
@@ -328,7 +342,19 @@ static char *body_for(gw_proxy *p, const gw_upstream *u, size_t *len)
     const char *id;
     if (o && p->model[0] && rx_upstream_serves(&u->spec, p->model, &id))
         json_object_set_new(o, "model", json_string(id));
-    if (o && p->resumes && p->dlen) {
+    if (o && p->resumes && p->ids_complete && json_array_size(p->delivered_ids)) {
+        json_t *mt = json_object_get(o, "max_completion_tokens");
+        const char *key = mt ? "max_completion_tokens" : "max_tokens";
+        if (!mt) mt = json_object_get(o, "max_tokens");
+        if (json_is_integer(mt)) {
+            json_int_t left = json_integer_value(mt) - p->tokens_delivered;
+            json_object_set_new(o, key, json_integer(left > 1 ? left : 1));
+        }
+        json_t *rx = json_object_get(o, "reflex");
+        if (!json_is_object(rx)) json_object_set_new(o, "reflex", rx = json_object());
+        json_object_set(rx, "continue_ids", p->delivered_ids);
+        json_object_del(o, "echo");
+    } else if (o && p->resumes && p->dlen) {
         json_t *mt = json_object_get(o, "max_completion_tokens");
         if (!mt) mt = json_object_get(o, "max_tokens");
         if (json_is_integer(mt)) {
@@ -486,6 +512,12 @@ void gw_proxy_handle(rx_gateway *g, rx_http_req *req, const char *path)
     const char *hdr_domain = rx_http_header(req, "x-reflex-domain");
     if (hdr_domain) snprintf(p->domain, sizeof p->domain, "%s", hdr_domain);
     p->route.domain = p->domain;
+    p->delivered_ids = json_array();
+    p->ids_complete = true;
+    /* only a single-choice stream can be resumed: choice 0 is all the gateway tracks */
+    json_t *n_choices = p->json ? json_object_get(p->json, "n") : NULL;
+    if (n_choices && json_integer_value(n_choices) > 1) p->resumable = false;
+    else p->resumable = true;
     const char *tp = rx_http_header(req, "traceparent");
     if (tp && strlen(tp) == 55) snprintf(p->trace, sizeof p->trace, "%s", tp);
     rx_http_on_close(req, on_client_gone, p);

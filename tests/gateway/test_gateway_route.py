@@ -1,0 +1,115 @@
+"""reflex gateway in front of real `reflex serve` nodes (stories260K) on 127.0.0.1: each filter
+and score decides (model, domain, prefix affinity, locality) as x-reflex-route reports; a model
+that is not local escalates to the regional tier; a private domain never leaves its node, even
+when that node is down; no upstream at all gives a fast 503 with Retry-After."""
+import json
+import os
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
+from rxserve import STORIES, Server, check, finish, now_ms  # noqa: E402
+
+
+def node(*extra):
+    # not --quiet: each node logs one JSON line per request, which the domain test reads
+    return Server("serve", ["-m", STORIES, "-np", "4", "-t", "1"] + list(extra))
+
+
+def spec(srv, **kw):
+    s = f"http://127.0.0.1:{srv.port}"
+    return s + "".join(f";{k}={v}" for k, v in kw.items())
+
+
+def served(srv):
+    return sum(1 for line in srv.log if '"path":"/v1/' in line)
+
+
+A = node("--node-name", "A")
+B = node("--node-name", "B")
+P = node("--node-name", "P", "--domains", "private1")
+R = node("--node-name", "R", "--tier", "regional")
+R2 = node("--node-name", "R2", "--tier", "regional", "--model-id", "big")
+gw = Server("gateway", [
+    "--site", "s1", "--region", "r1", "--poll-interval", "0.1", "--eject-time", "2",
+    "--upstream", spec(A, name="A", site="s1", region="r1", models="stories260K"),
+    "--upstream", spec(B, name="B", site="s2", region="r1", models="stories260K"),
+    "--upstream", spec(P, name="P", site="s1", region="r1", models="stories260K", domains="private1"),
+    "--upstream", spec(R, name="R", tier="regional", region="r1", models="stories260K"),
+    "--upstream", spec(R2, name="R2", tier="regional", region="r1", models="big"),
+])
+time.sleep(0.4)  # a few status polls
+
+
+def ask(prompt, headers=None, **kw):
+    body = {"model": "stories260K", "prompt": prompt, "max_tokens": 8, "temperature": 0}
+    body.update(kw)
+    st, hdrs, out = gw.json("POST", "/v1/completions", body, headers)
+    return st, hdrs.get("x-reflex-node"), hdrs.get("x-reflex-route", ""), out
+
+
+# locality: idle nodes, a fresh prompt: the gateway's own site wins
+st, who, why, _ = ask("A fresh prompt about a dog")
+check(st == 200 and who == "A" and "locality=1.00" in why, f"locality: {st} {who} {why}")
+
+# prefix affinity: B saw this prompt (sent to it directly); after a poll the gateway sends it there
+B.json("POST", "/v1/completions", {"prompt": "The little red hen found a seed", "max_tokens": 4})
+time.sleep(0.3)
+st, who, why, _ = ask("The little red hen found a seed")
+check(st == 200 and who == "B" and "prefix cache hit" in why, f"prefix affinity: {st} {who} {why}")
+
+# model: only R2 (regional) serves "big": escalation, counted
+st, who, why, out = ask("Once upon a time", model="big")
+check(st == 200 and who == "R2" and "escalated" in why, f"model filter + escalation: {st} {who} {why} {out}")
+st, who, why, out = ask("Once upon a time", model="nonexistent")
+check(st == 503 and "model" in out.get("error", {}).get("message", ""), f"unknown model: {st} {out}")
+
+# domain: private1 only ever reaches P, by body field or header
+for hdrs, kw in [({}, {"reflex": {"domain": "private1"}}), ({"x-reflex-domain": "private1"}, {})]:
+    st, who, why, _ = ask("Secret note", hdrs, **kw)
+    check(st == 200 and who == "P", f"domain: {st} {who} {why}")
+st, who, why, _ = ask("Public note")
+check(who != "P", f"public request reached the private node: {who}")
+
+# the private node down: its domain gets 503 and reaches no other node
+before = {s: served(s) for s in (A, B, R, R2)}
+P.proc.send_signal(signal.SIGKILL)
+P.wait()
+for i in range(10):
+    st, who, why, out = ask(f"Secret note {i}", reflex={"domain": "private1"})
+    check(st == 503, f"private domain with its node down: {st} {who} {why}")
+time.sleep(0.2)
+after = {s: served(s) for s in (A, B, R, R2)}
+check(before == after, f"a private request reached another node: {before} -> {after}")
+
+# the whole local tier down: the regional node serves, and it is counted
+for s in (A, B):
+    s.proc.send_signal(signal.SIGKILL)
+    s.wait()
+errors = 0
+for i in range(20):
+    st, who, why, out = ask(f"Once upon a time {i}")
+    errors += st != 200
+    check(st != 200 or who == "R", f"local tier down: {st} {who} {why}")
+check(errors == 0, f"{errors} errors with the local tier down")
+_, _, text = gw.request("GET", "/metrics")
+m = {line.split(" ")[0]: float(line.split(" ")[1]) for line in text.decode().splitlines()
+     if line.startswith("reflex_gateway_") and " " in line and "{" not in line}
+check(m.get("reflex_gateway_escalations_total", 0) >= 21, f"escalations counted: {m}")
+check(gw.stop() == 0, f"gateway exit code (log {gw.log[-3:]})")
+for s in (R, R2):
+    check(s.stop() == 0, "node exit code")
+
+# no upstream at all: 503 with Retry-After at once
+lonely = Server("gateway", ["--upstream", "http://127.0.0.1:9;name=nobody", "--poll-interval", "0.05"])
+time.sleep(0.2)
+worst = 0
+for i in range(5):
+    t0 = now_ms()
+    st, hdrs, out = lonely.json("POST", "/v1/completions", {"prompt": "x", "max_tokens": 2})
+    worst = max(worst, now_ms() - t0)
+    check(st == 503 and hdrs.get("retry-after") and out["error"]["message"], f"no upstream: {st} {out}")
+check(worst < 50, f"503 took {worst:.1f} ms (want < 50)")
+check(lonely.stop() == 0, "lonely gateway exit")
+finish()
