@@ -59,9 +59,12 @@ typedef struct {
      * of a stop string held back until it is known not to be (so text may be empty, or may
      * carry text of earlier tokens). A stop string and anything after it are never sent. */
     int32_t token;
-    const rx_sample_info *info; /* NULL unless n_logprobs >= 0 */
-    const char *text;           /* valid during the callback */
+    const rx_sample_info *info; /* NULL unless the request set logprobs */
+    const char *text;           /* valid during the callback; never NULL */
     size_t text_len;
+    /* DONE also carries in text/text_len whatever was still held back when generation ended
+     * (a possible stop-string start or an incomplete UTF-8 sequence, now known to be text);
+     * usually empty. Append it like a TOKEN's text. */
     /* DONE */
     rx_finish_reason finish;
     int32_t n_prompt;      /* prompt tokens */
@@ -89,6 +92,9 @@ typedef struct {
     const char *tenant;            /* prefix-cache partition (API key or user); NULL = "" */
     bool embedding;                /* compute the mean-pooled embedding instead of generating */
     bool ignore_eog;               /* keep going past end-of-generation tokens (benchmarks) */
+    bool logprobs;                 /* report log-probabilities: TOKEN events carry info, with
+                                      sampling.n_top_logprobs (0..RX_MAX_TOP_LOGPROBS)
+                                      alternatives */
     rx_sched_event_fn on_event;
     void *user;
 } rx_sched_request;
