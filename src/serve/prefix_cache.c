@@ -10,7 +10,8 @@
 static int32_t common_prefix(const int32_t *a, int32_t na, const int32_t *b, int32_t nb)
 {
     int32_t n = na < nb ? na : nb, i = 0;
-    while (i < n && a[i] == b[i]) i++;
+    while (i < n && a[i] == b[i])
+        i++;
     return i;
 }
 
@@ -23,8 +24,8 @@ rx_slot *rx_sched__pick_slot(rx_sched *s, const rx_sched_req *q, int32_t *n_reus
     for (int32_t i = 0; i < s->p.n_slots; i++) {
         rx_slot *sl = &s->slots[i];
         if (sl->state != SLOT_FREE) continue;
-        if (!fallback || (fallback->n_cache > 0 &&
-                          (sl->n_cache == 0 || sl->last_used < fallback->last_used)))
+        if (!fallback ||
+            (fallback->n_cache > 0 && (sl->n_cache == 0 || sl->last_used < fallback->last_used)))
             fallback = sl;
         if (!lookup || sl->n_cache == 0 || !sl->tenant || strcmp(sl->tenant, q->tenant) != 0)
             continue;

@@ -69,34 +69,34 @@ typedef struct {
     uint64_t last_used; /* step count at the last assignment, for least-recently-used choice */
 
     /* the running request */
-    int32_t n_past;     /* prompt tokens in the KV cache (prefill progress) */
-    int32_t n_cached;   /* of which came from the prefix cache */
+    int32_t n_past;   /* prompt tokens in the KV cache (prefill progress) */
+    int32_t n_cached; /* of which came from the prefix cache */
     int32_t n_generated;
-    int32_t next_token; /* SLOT_DECODE: sampled, to be decoded this step */
+    int32_t next_token;  /* SLOT_DECODE: sampled, to be decoded this step */
     int32_t n_embd_rows; /* embedding requests: hidden states summed so far */
-    bool stopped;       /* a stop string ended the text: nothing more is released */
-    bool starting;      /* assigned under the lock, rx_sched__slot_start still to run */
-    bool cancelling;    /* the cancel flag, as seen at the start of the step */
-    uint64_t seen_step; /* the step whose batch building last considered the slot */
-    uint64_t in_step;   /* the step whose batch holds the slot's tokens */
+    bool stopped;        /* a stop string ended the text: nothing more is released */
+    bool starting;       /* assigned under the lock, rx_sched__slot_start still to run */
+    bool cancelling;     /* the cancel flag, as seen at the start of the step */
+    uint64_t seen_step;  /* the step whose batch building last considered the slot */
+    uint64_t in_step;    /* the step whose batch holds the slot's tokens */
     uint64_t t_start, t_first;
-    rx_detok *detok;    /* owned; reset per request */
+    rx_detok *detok; /* owned; reset per request */
     rx_stop_filter stop;
     double *embd_sum; /* owned, [n_embd]: embedding requests' running sum */
     float *embd_out;  /* owned, [n_embd] */
 } rx_slot;
 
 struct rx_sched {
-    rx_sched_params p;           /* defaults filled in */
-    const rx_model *model;       /* borrowed */
-    const rx_tokenizer *tok;     /* borrowed */
-    rx_context *ctx;             /* owned; used by the scheduler thread only */
+    rx_sched_params p;       /* defaults filled in */
+    const rx_model *model;   /* borrowed */
+    const rx_tokenizer *tok; /* borrowed */
+    rx_context *ctx;         /* owned; used by the scheduler thread only */
     int32_t n_vocab, n_embd;
     uint32_t n_ctx;
-    int32_t n_outputs;           /* output rows per step the context holds */
-    size_t text_cap_base;        /* text buffer bytes a request needs besides its stop strings */
+    int32_t n_outputs;    /* output rows per step the context holds */
+    size_t text_cap_base; /* text buffer bytes a request needs besides its stop strings */
 
-    rx_slot *slots;              /* owned, [n_slots] */
+    rx_slot *slots; /* owned, [n_slots] */
 
     /* the step's batch, sized n_batch; owned */
     int32_t *b_tok, *b_pos, *b_seq;
@@ -110,13 +110,16 @@ struct rx_sched {
     /* guarded by lock */
     rx_sched_req *q_head, *q_tail; /* waiting for a slot, oldest first */
     int32_t q_len;
-    rx_sched_req *cancelled;      /* taken off the queue by rx_sched_cancel, not yet answered */
+    rx_sched_req *cancelled; /* taken off the queue by rx_sched_cancel, not yet answered */
     bool closed, stopping;
     uint64_t next_id;
     rx_sched_stats stats;
     /* counted by the scheduler thread, published into stats once per step */
     uint64_t n_steps, n_decodes, n_prompt_decoded, n_generated;
 };
+
+/* scheduler.c: copies the thread's counters into stats; the lock is held. */
+void rx_sched__publish_locked(rx_sched *s);
 
 /* sched_request.c: checks r against the scheduler's limits and copies it into one allocation.
  * Errors as rx_sched_submit documents, except FULL. */

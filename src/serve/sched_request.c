@@ -21,8 +21,7 @@ static rx_status check(const rx_sched *s, const rx_sched_request *r)
             return rx_error(RX_ERR_INVALID_ARG, "scheduler: prompt[%d] = %d is not in [0, %d)", i,
                             r->prompt[i], s->n_vocab);
     if (!r->embedding && r->max_tokens < 1)
-        return rx_error(RX_ERR_INVALID_ARG, "scheduler: max_tokens %d must be >= 1",
-                        r->max_tokens);
+        return rx_error(RX_ERR_INVALID_ARG, "scheduler: max_tokens %d must be >= 1", r->max_tokens);
     if (r->n_stop < 0 || r->n_stop > RX_SCHED_MAX_STOP)
         return rx_error(RX_ERR_INVALID_ARG, "scheduler: n_stop %d is not in [0, %d]", r->n_stop,
                         RX_SCHED_MAX_STOP);
@@ -31,9 +30,10 @@ static rx_status check(const rx_sched *s, const rx_sched_request *r)
     for (int32_t i = 0; i < r->n_stop; i++)
         if (!r->stop[i] || !r->stop[i][0])
             return rx_error(RX_ERR_INVALID_ARG, "scheduler: stop[%d] is empty", i);
-    if (r->logprobs && (r->sampling.n_top_logprobs < 0 ||
-                        r->sampling.n_top_logprobs > RX_MAX_TOP_LOGPROBS))
-        return rx_error(RX_ERR_INVALID_ARG, "scheduler: sampling.n_top_logprobs %d is not in [0, %d]",
+    if (r->logprobs &&
+        (r->sampling.n_top_logprobs < 0 || r->sampling.n_top_logprobs > RX_MAX_TOP_LOGPROBS))
+        return rx_error(RX_ERR_INVALID_ARG,
+                        "scheduler: sampling.n_top_logprobs %d is not in [0, %d]",
                         r->sampling.n_top_logprobs, RX_MAX_TOP_LOGPROBS);
     /* 64-bit sum: max_tokens near INT32_MAX must not wrap into a small number */
     const int64_t need = (int64_t)r->n_prompt + (r->embedding ? 0 : r->max_tokens);

@@ -14,14 +14,21 @@
 rx_sched_params rx_sched_default_params(void)
 {
     return (rx_sched_params){
-        .n_slots = 1, .n_ctx = 0, .n_batch = 512, .queue_cap = 64, .n_threads = 1,
-        .kv_type = RX_TYPE_F16, .kernels = NULL, .prefix_cache = true,
+        .n_slots = 1,
+        .n_ctx = 0,
+        .n_batch = 512,
+        .queue_cap = 64,
+        .n_threads = 1,
+        .kv_type = RX_TYPE_F16,
+        .kernels = NULL,
+        .prefix_cache = true,
     };
 }
 
 static rx_status check_params(rx_sched_params *p)
 {
-    if (!p->model || !p->tok) return rx_error(RX_ERR_INVALID_ARG, "scheduler: model and tok are required");
+    if (!p->model || !p->tok)
+        return rx_error(RX_ERR_INVALID_ARG, "scheduler: model and tok are required");
     if (p->n_slots == 0) p->n_slots = 1;
     if (p->n_batch == 0) p->n_batch = 512;
     if (p->queue_cap == 0) p->queue_cap = 64;
@@ -32,7 +39,8 @@ static rx_status check_params(rx_sched_params *p)
         p->n_ctx = train && train < 4096 ? train : 4096;
     }
     if (p->n_slots < 1 || p->n_slots > 1024)
-        return rx_error(RX_ERR_INVALID_ARG, "scheduler: n_slots %d is not in [1, 1024]", p->n_slots);
+        return rx_error(RX_ERR_INVALID_ARG, "scheduler: n_slots %d is not in [1, 1024]",
+                        p->n_slots);
     if (p->n_batch < p->n_slots || p->n_batch > 65536)
         return rx_error(RX_ERR_INVALID_ARG,
                         "scheduler: n_batch %d is not in [n_slots = %d, 65536] (every slot "
@@ -41,8 +49,10 @@ static rx_status check_params(rx_sched_params *p)
     if (p->queue_cap < 1 || p->queue_cap > (1 << 20))
         return rx_error(RX_ERR_INVALID_ARG, "scheduler: queue_cap %d is not in [1, 2^20]",
                         p->queue_cap);
-    if (p->n_threads < 1) return rx_error(RX_ERR_INVALID_ARG, "scheduler: n_threads %d", p->n_threads);
-    if (p->n_ctx < 2) return rx_error(RX_ERR_INVALID_ARG, "scheduler: n_ctx %u is below 2", p->n_ctx);
+    if (p->n_threads < 1)
+        return rx_error(RX_ERR_INVALID_ARG, "scheduler: n_threads %d", p->n_threads);
+    if (p->n_ctx < 2)
+        return rx_error(RX_ERR_INVALID_ARG, "scheduler: n_ctx %u is below 2", p->n_ctx);
     return RX_OK;
 }
 
@@ -69,7 +79,8 @@ static rx_status alloc_all(rx_sched *s)
 static void free_all(rx_sched *s)
 {
     if (s->slots)
-        for (int32_t i = 0; i < s->p.n_slots; i++) rx_sched__slot_fini(&s->slots[i]);
+        for (int32_t i = 0; i < s->p.n_slots; i++)
+            rx_sched__slot_fini(&s->slots[i]);
     free(s->slots);
     free(s->b_tok);
     free(s->b_pos);
@@ -332,6 +343,17 @@ static void step(rx_sched *s)
         }
 }
 
+void rx_sched__publish_locked(rx_sched *s)
+{
+    uint64_t used = 0;
+    for (int32_t i = 0; i < s->p.n_slots; i++)
+        used += (uint64_t)s->slots[i].n_cache;
+    s->stats.steps = s->n_decodes;
+    s->stats.tokens_prompt = s->n_prompt_decoded;
+    s->stats.tokens_generated = s->n_generated;
+    s->stats.kv_cells_used = used;
+}
+
 static bool has_work(const rx_sched *s)
 {
     return s->stopping || s->cancelled || s->q_len > 0 || s->stats.slots_busy > 0;
@@ -342,7 +364,8 @@ static void *sched_main(void *arg)
     rx_sched *s = arg;
     for (;;) {
         pthread_mutex_lock(&s->lock);
-        while (!has_work(s)) pthread_cond_wait(&s->wake, &s->lock);
+        while (!has_work(s))
+            pthread_cond_wait(&s->wake, &s->lock);
         const bool stopping = s->stopping;
         rx_sched_req *cancelled = s->cancelled;
         s->cancelled = NULL;
@@ -389,13 +412,8 @@ static void *sched_main(void *arg)
         if (stopping) break;
         step(s);
 
-        uint64_t used = 0;
-        for (int32_t i = 0; i < s->p.n_slots; i++) used += (uint64_t)s->slots[i].n_cache;
         pthread_mutex_lock(&s->lock);
-        s->stats.steps = s->n_decodes;
-        s->stats.tokens_prompt = s->n_prompt_decoded;
-        s->stats.tokens_generated = s->n_generated;
-        s->stats.kv_cells_used = used;
+        rx_sched__publish_locked(s);
         pthread_mutex_unlock(&s->lock);
     }
     return NULL;

@@ -64,7 +64,8 @@ rx_status rx_sched__slot_start(rx_sched *s, rx_slot *sl, rx_sched_req *q, int32_
     if (q->embedding) memset(sl->embd_sum, 0, (size_t)s->n_embd * sizeof *sl->embd_sum);
     /* the penalties look at the prompt too, as rx_generate and llama.cpp do */
     if (q->sampler)
-        for (int32_t i = 0; i < q->n_prompt; i++) rx_sampler_accept(q->sampler, q->prompt[i]);
+        for (int32_t i = 0; i < q->n_prompt; i++)
+            rx_sampler_accept(q->sampler, q->prompt[i]);
     return RX_OK;
 }
 
@@ -78,6 +79,7 @@ static rx_sched_req *release(rx_sched *s, rx_slot *sl)
     sl->running_id = 0;
     sl->cancel = false;
     s->stats.slots_busy--;
+    rx_sched__publish_locked(s); /* the terminal event finds the totals up to date */
     pthread_mutex_unlock(&s->lock);
     sl->req = NULL;
     return q;
@@ -137,7 +139,8 @@ static void embedding_output(rx_sched *s, rx_slot *sl, int32_t row)
 {
     const float *h = rx_embedding(s->ctx, row);
     const int32_t d = s->n_embd;
-    for (int32_t i = 0; i < d; i++) sl->embd_sum[i] += h[i];
+    for (int32_t i = 0; i < d; i++)
+        sl->embd_sum[i] += h[i];
     if (++sl->n_embd_rows < sl->req->n_prompt) return;
     double norm = 0.0;
     for (int32_t i = 0; i < d; i++) {
@@ -159,8 +162,8 @@ void rx_sched__slot_output(rx_sched *s, rx_slot *sl, int32_t row)
         return;
     }
     rx_sample_info info;
-    const int32_t id = rx_sampler_sample(q->sampler, rx_logits(s->ctx, row),
-                                         q->logprobs ? &info : NULL);
+    const int32_t id =
+        rx_sampler_sample(q->sampler, rx_logits(s->ctx, row), q->logprobs ? &info : NULL);
     if (!sl->t_first) sl->t_first = rx_now_ns();
     if (!q->ignore_eog && rx_token_is_eog(s->tok, id)) {
         rx_sched__slot_finish(s, sl, RX_FINISH_STOP);

@@ -67,7 +67,8 @@ bool rx_stop__take(rx_stop_filter *f, bool final, const char **out, size_t *out_
     if (!final) {
         cut -= held_tail(f);
         /* a stop string may begin inside a UTF-8 character; never release half of one */
-        while (cut > 0 && cut < f->n_buf && ((uint8_t)f->buf[cut] & 0xC0) == 0x80) cut--;
+        while (cut > 0 && cut < f->n_buf && ((uint8_t)f->buf[cut] & 0xC0) == 0x80)
+            cut--;
     }
     f->n_out = cut;
     *out_len = cut;
