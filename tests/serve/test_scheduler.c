@@ -935,6 +935,27 @@ static void test_embeddings(void **state)
     rx_context_free(ctx);
 }
 
+/* An idle scheduler waits on its condition variable: no CPU while nothing is queued. */
+static void test_idle_sleeps(void **state)
+{
+    (void)state;
+    rx_sched *s = make_sched(4, 0, 0, 256);
+    collector c;
+    col_init(&c);
+    rx_sched_request r = greedy_request(refs[0].prompt, refs[0].n_prompt, 8, &c);
+    submit_ok(s, &r);
+    col_wait(&c, 0);
+    col_fini(&c);
+    struct timespec a, b, nap = {0, 200 * 1000 * 1000};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
+    nanosleep(&nap, NULL);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
+    const double cpu_ms =
+        (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+    if (cpu_ms > 20.0) fail_msg("%.1f ms of CPU in 200 ms of idling", cpu_ms);
+    rx_sched_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -950,6 +971,7 @@ int main(void)
         cmocka_unit_test(test_seeded_sampling),
         cmocka_unit_test(test_logprobs),
         cmocka_unit_test(test_embeddings),
+        cmocka_unit_test(test_idle_sleeps),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
