@@ -115,7 +115,8 @@ rx_status rx_sched_submit(rx_sched *s, const rx_sched_request *r, uint64_t *id);
  * with RX_FINISH_CANCELLED (unless it already ended). Unknown ids are ignored. */
 void rx_sched_cancel(rx_sched *s, uint64_t id);
 
-/* Stops taking new requests; running and queued ones go on. */
+/* Stops taking new requests (submit then fails with RX_ERR_FULL, as a full queue does: both
+ * mean "try elsewhere"); running and queued ones go on. */
 void rx_sched_close(rx_sched *s);
 
 typedef struct {

@@ -701,6 +701,58 @@ static void test_stop_strings(void **state)
     rx_sched_free(s);
 }
 
+typedef struct {
+    rx_sched *s;
+    uint64_t id;
+    int at;
+} cancel_hook;
+
+static void hook_cancel(void *ctx, int n_tokens)
+{
+    cancel_hook *h = ctx;
+    if (n_tokens == h->at) rx_sched_cancel(h->s, h->id); /* from the scheduler's own thread */
+}
+
+/* Text held back for a possible stop string is not lost when the request ends another way:
+ * the DONE event carries it. Cancelled right after the tokens of "... girl named" with the
+ * stop string "girl named Lucy" pending, the whole text of those tokens still arrives. */
+static void test_held_text_on_cancel(void **state)
+{
+    (void)state;
+    rx_sched *s = make_sched(1, 0, 0, 256);
+    const ref_line *ref = &refs[0];
+    char want[2048];
+    size_t n_want = 0;
+    int at = 0;
+    while (at < ref->n_gen) { /* the fewest tokens whose text ends with "girl named" */
+        at++;
+        assert_int_equal(rx_detokenize(tok, ref->gen, (size_t)at, RX_DETOK_KEEP_SPACE, want,
+                                       sizeof want - 1, &n_want),
+                         RX_OK);
+        want[n_want] = '\0';
+        if (n_want >= 10 && strcmp(want + n_want - 10, "girl named") == 0) break;
+    }
+    assert_true(at < ref->n_gen);
+    collector c;
+    col_init(&c);
+    cancel_hook h = {s, 0, at};
+    c.on_token = hook_cancel;
+    c.hook_ctx = &h;
+    const char *stops[1] = {"girl named Lucy"};
+    rx_sched_request r = greedy_request(ref->prompt, ref->n_prompt, 64, &c);
+    r.stop = stops;
+    r.n_stop = 1;
+    /* the id is written before the scheduler can see the request, so the hook may read it */
+    if (rx_sched_submit(s, &r, &h.id) != RX_OK) fail_msg("%s", rx_last_error());
+    col_wait(&c, 0);
+    assert_int_equal(c.last.finish, RX_FINISH_CANCELLED);
+    assert_int_equal(c.n_tokens, at);
+    assert_string_equal(c.text, want);
+    assert_true(c.last.text_len >= 10); /* "girl named" was held and came with DONE */
+    col_fini(&c);
+    rx_sched_free(s);
+}
+
 static void run_tenant(rx_sched *s, collector *c, const int32_t *prompt, int n, int max_tokens,
                        const char *tenant)
 {
@@ -967,6 +1019,7 @@ int main(void)
         cmocka_unit_test(test_admission_errors),
         cmocka_unit_test(test_cancel_running),
         cmocka_unit_test(test_stop_strings),
+        cmocka_unit_test(test_held_text_on_cancel),
         cmocka_unit_test(test_prefix_cache),
         cmocka_unit_test(test_seeded_sampling),
         cmocka_unit_test(test_logprobs),
