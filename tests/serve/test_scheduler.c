@@ -144,16 +144,20 @@ static void col_wait(collector *c, int min_tokens)
 
 /* --- setup --- */
 
-static void load_refs(void)
+/* Reads ref/<name>.jsonl into out[N_REF]. */
+static void load_refs(const char *name, ref_line *out)
 {
-    FILE *f = fopen(rxt_shared("ref/stories260K.jsonl"), "r");
+    char rel[128];
+    snprintf(rel, sizeof rel, "ref/%s.jsonl", name);
+    FILE *f = fopen(rxt_shared(rel), "r");
     assert_non_null(f);
     static char line[1 << 20];
-    while (n_refs < N_REF && fgets(line, sizeof line, f)) {
+    int n = 0;
+    while (n < N_REF && fgets(line, sizeof line, f)) {
         json_error_t err;
         json_t *j = json_loads(line, 0, &err);
         assert_non_null(j);
-        ref_line *r = &refs[n_refs++];
+        ref_line *r = &out[n++];
         json_t *pt = json_object_get(j, "prompt_tokens"), *tk = json_object_get(j, "tokens");
         json_t *steps = json_object_get(j, "steps");
         r->n_prompt = (int)json_array_size(pt);
@@ -170,7 +174,7 @@ static void load_refs(void)
         json_decref(j);
     }
     fclose(f);
-    assert_int_equal(n_refs, N_REF);
+    assert_int_equal(n, N_REF);
 }
 
 static int group_setup(void **state)
@@ -178,7 +182,8 @@ static int group_setup(void **state)
     (void)state;
     if (rx_model_load(rxt_shared("models/stories260K.gguf"), &model) != RX_OK) return -1;
     if (rx_tokenizer_load(rx_model_gguf(model), &tok) != RX_OK) return -1;
-    load_refs();
+    load_refs("stories260K", refs);
+    n_refs = N_REF;
     return 0;
 }
 
@@ -190,10 +195,11 @@ static int group_teardown(void **state)
     return 0;
 }
 
-static rx_sched *make_sched(int32_t n_slots, int32_t n_batch, int32_t queue_cap, uint32_t n_ctx)
+static rx_sched *make_sched_for(rx_model *m, int32_t n_slots, int32_t n_batch, int32_t queue_cap,
+                                uint32_t n_ctx)
 {
     rx_sched_params p = rx_sched_default_params();
-    p.model = model;
+    p.model = m;
     p.tok = tok;
     p.n_slots = n_slots;
     p.n_batch = n_batch;
@@ -203,6 +209,11 @@ static rx_sched *make_sched(int32_t n_slots, int32_t n_batch, int32_t queue_cap,
     rx_sched *s;
     if (rx_sched_create(&p, &s) != RX_OK) fail_msg("rx_sched_create: %s", rx_last_error());
     return s;
+}
+
+static rx_sched *make_sched(int32_t n_slots, int32_t n_batch, int32_t queue_cap, uint32_t n_ctx)
+{
+    return make_sched_for(model, n_slots, n_batch, queue_cap, n_ctx);
 }
 
 static rx_sched_request greedy_request(const int32_t *prompt, int n_prompt, int max_tokens,
@@ -310,18 +321,18 @@ static void gate_open(gate *g)
     pthread_mutex_unlock(&g->mu);
 }
 
-static void test_reference_sixteen_at_once(void **state)
+/* The 12 reference prompts and 4 of them again, submitted together to 16 slots of model m. */
+static void sixteen_at_once(rx_model *m, const ref_line *rl)
 {
-    (void)state;
-    rx_sched *s = make_sched(16, 0, 0, 256);
+    rx_sched *s = make_sched_for(m, 16, 0, 0, 256);
     static collector c[16];
     for (int i = 0; i < 16; i++)
         col_init(&c[i]);
     rx_sched_request r[16];
     for (int i = 0; i < 16; i++) {
-        const ref_line *ref = &refs[i % n_refs];
+        const ref_line *ref = &rl[i % N_REF];
         r[i] = greedy_request(ref->prompt, ref->n_prompt, 64, &c[i]);
-        r[i].tenant = i < n_refs ? "a" : "b"; /* repeated prompts from another tenant */
+        r[i].tenant = i < N_REF ? "a" : "b"; /* repeated prompts from another tenant */
     }
     /* hold the thread in the terminal event of a first request while all 16 are queued, so
      * they are admitted together: one batch prefills every prompt, then each step decodes
@@ -331,7 +342,7 @@ static void test_reference_sixteen_at_once(void **state)
     col_init(&first);
     first.on_token = gate_hook;
     first.hook_ctx = &g;
-    rx_sched_request rf = greedy_request(refs[0].prompt, refs[0].n_prompt, 1, &first);
+    rx_sched_request rf = greedy_request(rl[0].prompt, rl[0].n_prompt, 1, &first);
     submit_ok(s, &rf);
     gate_wait_entered(&g);
     for (int i = 0; i < 16; i++)
@@ -343,7 +354,7 @@ static void test_reference_sixteen_at_once(void **state)
     for (int i = 0; i < 16; i++)
         col_wait(&c[i], 0);
     for (int i = 0; i < 16; i++) {
-        assert_ref_tokens(&c[i], &refs[i % n_refs], i % n_refs);
+        assert_ref_tokens(&c[i], &rl[i % N_REF], i % N_REF);
         assert_int_equal(c[i].last.n_cached, 0);
         col_fini(&c[i]);
     }
@@ -353,6 +364,30 @@ static void test_reference_sixteen_at_once(void **state)
     assert_int_equal(st.tokens_generated, 16u * 64u + 1u);
     col_fini(&first);
     rx_sched_free(s);
+}
+
+static void test_reference_sixteen_at_once(void **state)
+{
+    (void)state;
+    sixteen_at_once(model, refs);
+}
+
+/* The same for the F16 and Q4_K_M files, whose matrix products take other kernels (and, for
+ * Q4_K_M, activations quantized per row). */
+static void test_reference_sixteen_at_once_f16_q4km(void **state)
+{
+    (void)state;
+    const char *names[] = {"stories260K-F16", "stories260K-Q4_K_M"};
+    static ref_line other[N_REF];
+    for (size_t k = 0; k < 2; k++) {
+        char rel[128];
+        snprintf(rel, sizeof rel, "models/%s.gguf", names[k]);
+        rx_model *m;
+        if (rx_model_load(rxt_shared(rel), &m) != RX_OK) fail_msg("%s", rx_last_error());
+        load_refs(names[k], other);
+        sixteen_at_once(m, other);
+        rx_model_free(m);
+    }
 }
 
 /* A long prompt prefilled in chunks of 16 gives the reference continuation: the prompt is a
@@ -1013,6 +1048,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reference_one_at_a_time),
         cmocka_unit_test(test_reference_sixteen_at_once),
+        cmocka_unit_test(test_reference_sixteen_at_once_f16_q4km),
         cmocka_unit_test(test_chunked_prefill_reference),
         cmocka_unit_test(test_prefill_interleaves_with_decode),
         cmocka_unit_test(test_queue_full_and_cancel_queued),
