@@ -1022,6 +1022,102 @@ static void test_embeddings(void **state)
     rx_context_free(ctx);
 }
 
+#define STRESS_THREADS 4
+#define STRESS_EACH 24
+
+typedef struct {
+    rx_sched *s;
+    int t;
+    collector c[STRESS_EACH];
+    int line[STRESS_EACH], max_tokens[STRESS_EACH];
+    bool accepted[STRESS_EACH], cancelled[STRESS_EACH];
+    int n_full, n_other;
+} stress_worker;
+
+/* Submits from its own thread; cancels every third request it got in right away. No cmocka
+ * assertions off the main thread: the results are checked after the join. */
+static void *stress_main(void *arg)
+{
+    stress_worker *w = arg;
+    for (int i = 0; i < STRESS_EACH; i++) {
+        col_init(&w->c[i]);
+        w->line[i] = (i + w->t * 5) % N_REF;
+        w->max_tokens[i] = 1 + (i * 7 + w->t * 3) % 64;
+        rx_sched_request r = greedy_request(refs[w->line[i]].prompt, refs[w->line[i]].n_prompt,
+                                            w->max_tokens[i], &w->c[i]);
+        r.tenant = i % 2 ? "x" : "y";
+        uint64_t id;
+        rx_status st = rx_sched_submit(w->s, &r, &id);
+        if (st == RX_OK) {
+            w->accepted[i] = true;
+            if (i % 3 == 0) {
+                w->cancelled[i] = true;
+                rx_sched_cancel(w->s, id);
+            }
+        } else if (st == RX_ERR_FULL) {
+            w->n_full++;
+            struct timespec nap = {0, 2 * 1000 * 1000};
+            nanosleep(&nap, NULL);
+        } else {
+            w->n_other++;
+        }
+    }
+    return NULL;
+}
+
+/* Several threads submitting and cancelling at once against a small queue and chunked
+ * prefill: every accepted request gets exactly one terminal event, nothing after it, and the
+ * greedy tokens of those that ran are the reference's whatever they were batched with. */
+static void test_concurrent_submit_cancel(void **state)
+{
+    (void)state;
+    rx_sched *s = make_sched(4, 32, 8, 256);
+    static stress_worker w[STRESS_THREADS];
+    pthread_t th[STRESS_THREADS];
+    for (int t = 0; t < STRESS_THREADS; t++) {
+        memset(&w[t], 0, sizeof w[t]);
+        w[t].s = s;
+        w[t].t = t;
+        assert_int_equal(pthread_create(&th[t], NULL, stress_main, &w[t]), 0);
+    }
+    for (int t = 0; t < STRESS_THREADS; t++)
+        pthread_join(th[t], NULL);
+    int accepted = 0, cancelled = 0;
+    for (int t = 0; t < STRESS_THREADS; t++) {
+        assert_int_equal(w[t].n_other, 0);
+        for (int i = 0; i < STRESS_EACH; i++) {
+            collector *c = &w[t].c[i];
+            if (!w[t].accepted[i]) continue;
+            accepted++;
+            col_wait(c, 0);
+            assert_false(c->error);
+            assert_int_equal(c->last.n_generated, c->n_tokens);
+            const ref_line *ref = &refs[w[t].line[i]];
+            for (int k = 0; k < c->n_tokens; k++)
+                if (c->tokens[k] != ref->gen[k])
+                    fail_msg("thread %d request %d: token %d is %d, reference %d", t, i, k,
+                             c->tokens[k], ref->gen[k]);
+            if (c->last.finish == RX_FINISH_CANCELLED) {
+                cancelled++;
+                assert_true(w[t].cancelled[i]);
+            } else {
+                assert_int_equal(c->last.finish, RX_FINISH_LENGTH);
+                assert_int_equal(c->n_tokens, w[t].max_tokens[i]);
+            }
+        }
+    }
+    rx_sched_free(s); /* joins: no late event can arrive after this */
+    for (int t = 0; t < STRESS_THREADS; t++)
+        for (int i = 0; i < STRESS_EACH; i++) {
+            assert_false(w[t].c[i].event_after_done);
+            if (!w[t].accepted[i]) assert_false(w[t].c[i].done);
+            col_fini(&w[t].c[i]);
+        }
+    assert_true(accepted > 0);
+    print_message("stress: %d accepted, %d cancelled, %d refused as full\n", accepted, cancelled,
+                  w[0].n_full + w[1].n_full + w[2].n_full + w[3].n_full);
+}
+
 /* An idle scheduler waits on its condition variable: no CPU while nothing is queued. */
 static void test_idle_sleeps(void **state)
 {
@@ -1060,6 +1156,7 @@ int main(void)
         cmocka_unit_test(test_seeded_sampling),
         cmocka_unit_test(test_logprobs),
         cmocka_unit_test(test_embeddings),
+        cmocka_unit_test(test_concurrent_submit_cancel),
         cmocka_unit_test(test_idle_sleeps),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
