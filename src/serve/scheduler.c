@@ -190,7 +190,7 @@ rx_status rx_sched_submit(rx_sched *s, const rx_sched_request *r, uint64_t *id)
     s->q_tail = q;
     s->q_len++;
     s->stats.queue_depth = s->q_len;
-    *id = q->id;
+    if (id) *id = q->id;
     pthread_cond_signal(&s->wake);
     pthread_mutex_unlock(&s->lock);
     return RX_OK;
