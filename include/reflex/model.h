@@ -54,9 +54,11 @@ typedef struct {
     int n_threads;       /* 0 = 1 */
     rx_type kv_type;     /* RX_TYPE_F16 (default), RX_TYPE_F32 or RX_TYPE_Q8_0 */
     const char *kernels; /* NULL automatic, "ref" or "avx2" to force */
+    bool embeddings;     /* keep the final hidden states of output tokens for rx_embedding */
 } rx_context_params;
 
-/* Defaults: n_ctx 0, n_seq 1, n_batch 512, n_outputs n_seq, 1 thread, F16 KV cache. */
+/* Defaults: n_ctx 0, n_seq 1, n_batch 512, n_outputs n_seq, 1 thread, F16 KV cache, no
+ * embeddings. */
 rx_context_params rx_context_default_params(void);
 
 typedef struct rx_context rx_context;
@@ -85,6 +87,12 @@ rx_status rx_decode(rx_context *c, const rx_batch *b);
 /* Logits (n_vocab floats) of the i-th token of the last batch that asked for logits, counting
  * only those tokens; valid until the next rx_decode. NULL when i is out of range. */
 const float *rx_logits(const rx_context *c, int32_t i);
+
+/* The final-norm hidden state (n_embd floats: what the output projection turns into logits) of
+ * the i-th token of the last batch that asked for logits, counted as rx_logits counts; valid
+ * until the next rx_decode. NULL when i is out of range or the context was created without
+ * embeddings. Pooling (mean, last token) is the caller's choice. */
+const float *rx_embedding(const rx_context *c, int32_t i);
 
 /* Current length of sequence seq, and forgetting a sequence (a freed server slot). */
 int32_t rx_seq_len(const rx_context *c, int32_t seq);

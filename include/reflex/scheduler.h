@@ -32,7 +32,7 @@ typedef struct {
     int32_t n_batch;               /* most tokens per forward step (decode + prefill); 0 = 512 */
     int32_t queue_cap;             /* requests waiting for a slot; 0 = 64; full -> RX_ERR_FULL */
     int n_threads;                 /* engine threads; 0 = 1 */
-    rx_type kv_type;               /* RX_TYPE_F16 (default when 0 is passed), F32, Q8_0 */
+    rx_type kv_type;               /* RX_TYPE_F16 (the default params), F32 or Q8_0 */
     const char *kernels;           /* NULL automatic, "ref", "avx2" */
     bool prefix_cache;             /* reuse cached prefixes (default on in rx_sched_default_params) */
 } rx_sched_params;
@@ -59,9 +59,12 @@ typedef struct {
      * of a stop string held back until it is known not to be (so text may be empty, or may
      * carry text of earlier tokens). A stop string and anything after it are never sent. */
     int32_t token;
-    const rx_sample_info *info; /* NULL unless n_logprobs >= 0 */
-    const char *text;           /* valid during the callback */
+    const rx_sample_info *info; /* NULL unless the request set logprobs */
+    const char *text;           /* valid during the callback; never NULL */
     size_t text_len;
+    /* DONE also carries in text/text_len whatever was still held back when generation ended
+     * (a possible stop-string start or an incomplete UTF-8 sequence, now known to be text);
+     * usually empty. Append it like a TOKEN's text. */
     /* DONE */
     rx_finish_reason finish;
     int32_t n_prompt;      /* prompt tokens */
@@ -89,7 +92,9 @@ typedef struct {
     const char *tenant;            /* prefix-cache partition (API key or user); NULL = "" */
     bool embedding;                /* compute the mean-pooled embedding instead of generating */
     bool ignore_eog;               /* keep going past end-of-generation tokens (benchmarks) */
-    bool logprobs;                 /* report log-probabilities (sampling.n_top_logprobs alternatives) */
+    bool logprobs;                 /* report log-probabilities: TOKEN events carry info, with
+                                      sampling.n_top_logprobs (0..RX_MAX_TOP_LOGPROBS)
+                                      alternatives */
     rx_sched_event_fn on_event;
     void *user;
 } rx_sched_request;
@@ -110,7 +115,8 @@ rx_status rx_sched_submit(rx_sched *s, const rx_sched_request *r, uint64_t *id);
  * with RX_FINISH_CANCELLED (unless it already ended). Unknown ids are ignored. */
 void rx_sched_cancel(rx_sched *s, uint64_t id);
 
-/* Stops taking new requests; running and queued ones go on. */
+/* Stops taking new requests (submit then fails with RX_ERR_FULL, as a full queue does: both
+ * mean "try elsewhere"); running and queued ones go on. */
 void rx_sched_close(rx_sched *s);
 
 typedef struct {

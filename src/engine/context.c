@@ -11,7 +11,7 @@ rx_context_params rx_context_default_params(void)
 {
     return (rx_context_params){
         .n_ctx = 0, .n_seq = 1, .n_batch = 512, .n_outputs = 0, .n_threads = 1,
-        .kv_type = RX_TYPE_F16, .kernels = NULL,
+        .kv_type = RX_TYPE_F16, .kernels = NULL, .embeddings = false,
     };
 }
 
@@ -195,4 +195,10 @@ const float *rx_logits(const rx_context *c, int32_t i)
 {
     if (i < 0 || i >= c->n_logits) return NULL;
     return c->logits + (size_t)i * c->model->hp.n_vocab;
+}
+
+const float *rx_embedding(const rx_context *c, int32_t i)
+{
+    if (!c->p.embeddings || i < 0 || i >= c->n_logits) return NULL;
+    return c->out_x + (size_t)i * c->model->hp.n_embd;
 }
