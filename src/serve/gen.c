@@ -48,6 +48,11 @@ struct gen_job {
     char *prompt_text[RX_MAX_CHOICES]; /* owned: for echo */
     bool stream, failed;
     rx_api_error error; /* the first failure of a choice */
+    /* "reflex": {"continue_ids": [...]} / {"continue": "..."}: a gateway resuming a stream that
+     * another node started; the ids (or text) follow the prompt */
+    int32_t *cont_ids; /* owned */
+    size_t n_cont;
+    char *cont_text; /* owned */
 };
 
 /* A scheduler event copied for the trip to the loop thread. */
@@ -83,6 +88,8 @@ static void job_free(gen_job *j)
         free(j->prompt_text[i]);
     }
     rx_api_request_free(&j->api);
+    free(j->cont_ids);
+    free(j->cont_text);
     free(j);
 }
 
@@ -221,6 +228,45 @@ static void finish(gen_job *j)
     job_free(j);
 }
 
+static void oom(gen_job *j)
+{
+    if (j->failed) return;
+    j->failed = true;
+    rx_api_set_error(&j->error, 500, "server_error", NULL, "", "out of memory");
+    for (int i = 0; i < j->n_choices; i++) rx_sched_cancel(j->node->sched, j->choices[i].sched_id);
+}
+
+/* Appends ,"x_reflex":{"tokens":[id]} to a chunk object: a gateway that must resume this stream
+ * elsewhere re-sends exactly these tokens (clients ignore the unknown field). */
+static char *with_token_id(char *chunk, int32_t id)
+{
+    size_t n = chunk ? strlen(chunk) : 0;
+    if (id < 0 || n < 2 || chunk[n - 1] != '}') return chunk;
+    char tail[64];
+    int w = snprintf(tail, sizeof tail, ",\"x_reflex\":{\"tokens\":[%d]}}", id);
+    char *out = realloc(chunk, n + (size_t)w + 1);
+    if (!out) return chunk;
+    memcpy(out + n - 1, tail, (size_t)w + 1);
+    return out;
+}
+
+/* Text for a choice: kept for the final answer, or sent as a stream chunk now. */
+static void emit_text(gen_job *j, choice *c, const char *text, size_t len, const rx_api_token *t,
+                      int32_t id)
+{
+    if (!j->stream) {
+        if (!append(c, text, len)) oom(j);
+        return;
+    }
+    if (!j->req || !rx_http_alive(j->req)) return;
+    rx_api_meta m = meta_of(j);
+    char *chunk = rx_api_chunk_json(j->kind, &m, c->index, false, text, len, t, t ? 1 : 0, NULL,
+                                    j->node->tok);
+    chunk = with_token_id(chunk, id);
+    sse(j, chunk);
+    free(chunk);
+}
+
 static void on_token(gen_job *j, choice *c, const posted *p)
 {
     rx_node *n = j->node;
@@ -235,24 +281,12 @@ static void on_token(gen_job *j, choice *c, const posted *p)
     c->n_generated++;
     atomic_fetch_add(&n->metrics.tokens_out, 1);
     rx_api_token t = {ev->token, ev->info ? *ev->info : (rx_sample_info){0}};
-    if (!j->stream) {
-        bool ok = append(c, ev->text ? ev->text : "", ev->text_len);
-        if (ok && j->api.logprobs >= 0 && ev->info) ok = keep_token(c, ev->token, ev->info);
-        if (!ok && !j->failed) {
-            j->failed = true;
-            rx_api_set_error(&j->error, 500, "server_error", NULL, "", "out of memory");
-            for (int i = 0; i < j->n_choices; i++)
-                rx_sched_cancel(n->sched, j->choices[i].sched_id);
-        }
+    const bool lp = j->api.logprobs >= 0 && ev->info;
+    if (!j->stream && lp && !keep_token(c, ev->token, ev->info)) {
+        oom(j);
         return;
     }
-    if (!j->req || !rx_http_alive(j->req)) return;
-    rx_api_meta m = meta_of(j);
-    char *chunk = rx_api_chunk_json(j->kind, &m, c->index, false, ev->text ? ev->text : "",
-                                    ev->text_len, j->api.logprobs >= 0 && ev->info ? &t : NULL,
-                                    j->api.logprobs >= 0 && ev->info ? 1 : 0, NULL, n->tok);
-    sse(j, chunk);
-    free(chunk);
+    emit_text(j, c, ev->text ? ev->text : "", ev->text_len, lp ? &t : NULL, ev->token);
 }
 
 static void on_done(gen_job *j, choice *c, const posted *p)
@@ -267,6 +301,7 @@ static void on_done(gen_job *j, choice *c, const posted *p)
             rx_node__status_error(&j->error, ev->status, ev->message ? ev->message : "failed");
         }
     } else {
+        if (ev->text && ev->text_len) emit_text(j, c, ev->text, ev->text_len, NULL, -1);
         c->finish = finish_name(ev->finish);
         c->n_prompt = ev->n_prompt;
         c->n_cached = ev->n_cached;
@@ -377,6 +412,61 @@ static rx_status tokenize(rx_node *n, const char *text, bool parse_special, int3
     return RX_OK;
 }
 
+/* Reads the resumption extension from the body (rx_api_parse ignores "reflex" fields it does not
+ * know). */
+static bool read_continuation(gen_job *j, const char *body, size_t len, rx_api_error *err)
+{
+    json_error_t e;
+    json_t *o = json_loadb(body, len, 0, &e);
+    json_t *rx = json_object_get(o, "reflex");
+    json_t *ids = json_object_get(rx, "continue_ids"), *text = json_object_get(rx, "continue");
+    bool ok = true;
+    const int32_t n_vocab = rx_tokenizer_n_vocab(j->node->tok);
+    if (ids && (!json_is_array(ids) || json_array_size(ids) > (size_t)j->node->n_ctx)) {
+        rx_api_set_error(err, 400, "invalid_request_error", "reflex.continue_ids", "",
+                         "reflex.continue_ids must be an array of at most %d token ids",
+                         j->node->n_ctx);
+        ok = false;
+    } else if (ids && json_array_size(ids)) {
+        j->n_cont = json_array_size(ids);
+        j->cont_ids = malloc(j->n_cont * sizeof *j->cont_ids);
+        for (size_t i = 0; ok && i < j->n_cont; i++) {
+            json_t *v = json_array_get(ids, i);
+            json_int_t id = json_integer_value(v);
+            if (!j->cont_ids || !json_is_integer(v) || id < 0 || id >= n_vocab) {
+                rx_api_set_error(err, 400, "invalid_request_error", "reflex.continue_ids", "",
+                                 "reflex.continue_ids[%zu] is not a token id (0..%d)", i, n_vocab - 1);
+                ok = false;
+            } else {
+                j->cont_ids[i] = (int32_t)id;
+            }
+        }
+    }
+    if (ok && text) {
+        if (!json_is_string(text)) {
+            rx_api_set_error(err, 400, "invalid_request_error", "reflex.continue", "",
+                             "reflex.continue must be a string");
+            ok = false;
+        } else {
+            j->cont_text = strndup(json_string_value(text), json_string_length(text));
+        }
+    }
+    json_decref(o);
+    return ok;
+}
+
+/* Appends the continuation to prompt i (ids first-class; text for chat resumptions). */
+static rx_status add_continuation(gen_job *j, size_t i)
+{
+    if (!j->n_cont) return RX_OK;
+    int32_t *ids = realloc(j->prompt_ids[i], ((size_t)j->n_prompt_ids[i] + j->n_cont) * sizeof *ids);
+    if (!ids) return rx_error(RX_ERR_NOMEM, "no memory");
+    memcpy(ids + j->n_prompt_ids[i], j->cont_ids, j->n_cont * sizeof *ids);
+    j->prompt_ids[i] = ids;
+    j->n_prompt_ids[i] += (int32_t)j->n_cont;
+    return RX_OK;
+}
+
 /* Renders and tokenizes every prompt of the request into the job; fills err on failure. */
 static bool prepare_prompts(gen_job *j, rx_api_error *err)
 {
@@ -430,6 +520,7 @@ static bool prepare_prompts(gen_job *j, rx_api_error *err)
                 j->n_prompt_ids[i] = (int32_t)p->n_ids;
             }
         }
+        if (s == RX_OK) s = add_continuation(j, i);
         if (s != RX_OK) {
             rx_node__status_error(err, s, rx_last_error());
             return false;
@@ -566,6 +657,12 @@ void rx_node__generate(rx_node *n, rx_http_req *req, rx_api_kind kind, const cha
     /* the prefix cache is partitioned by API key and by user within a key */
     snprintf(j->tenant, sizeof j->tenant, "%s/%s", tenant, ok && j->api.user ? j->api.user : "");
     j->stream = ok && j->api.stream && kind != RX_API_EMBEDDING;
+    if (ok) ok = read_continuation(j, body, body_len, &err);
+    if (ok && (j->n_cont || j->cont_text) && (j->api.n > 1 || j->api.n_prompts > 1)) {
+        rx_api_set_error(&err, 400, "invalid_request_error", "reflex", "",
+                         "a continuation needs a single prompt and n = 1");
+        ok = false;
+    }
     if (ok) ok = prepare_prompts(j, &err) && check_lengths(j, &err);
     rx_status s = ok ? submit_all(j) : RX_OK;
     if (ok && s != RX_OK) {
