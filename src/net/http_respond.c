@@ -78,12 +78,19 @@ void rx_http_add_header(rx_http_req *r, const char *name, const char *value)
     evhttp_add_header(evhttp_request_get_output_headers(r->ereq), name, value);
 }
 
-static void set_content_type(rx_http_req *r, const char *content_type)
+static void set_headers(rx_http_req *r, const char *content_type)
 {
-    if (!content_type) return;
     struct evkeyvalq *h = evhttp_request_get_output_headers(r->ereq);
-    evhttp_remove_header(h, "Content-Type");
-    evhttp_add_header(h, "Content-Type", content_type);
+    if (content_type) {
+        evhttp_remove_header(h, "Content-Type");
+        evhttp_add_header(h, "Content-Type", content_type);
+    }
+    /* a draining server answers what is asked on open connections, then closes them, so
+     * clients move elsewhere before the final stop cuts them off */
+    if (r->srv->draining) {
+        evhttp_remove_header(h, "Connection");
+        evhttp_add_header(h, "Connection", "close");
+    }
 }
 
 /* The last step of every finish: a dead request's evhttp record is ours to free. */
@@ -109,7 +116,7 @@ void rx_http_respond(rx_http_req *r, int status, const char *content_type, const
     status = valid_status(status);
     struct evhttp_request *ereq = r->ereq;
     struct evbuffer *buf = r->srv->scratch;
-    set_content_type(r, content_type);
+    set_headers(r, content_type);
     if (len && body && evbuffer_add(buf, body, len) != 0) {
         status = 500;
         evbuffer_drain(buf, evbuffer_get_length(buf));
@@ -127,7 +134,7 @@ void rx_http_stream_start(rx_http_req *r, int status, const char *content_type)
     r->started = true;
     if (!writable(r)) return;
     status = valid_status(status);
-    set_content_type(r, content_type);
+    set_headers(r, content_type);
     evhttp_send_reply_start(r->ereq, status, reason(status));
 }
 

@@ -193,6 +193,7 @@ rx_status rx_http_server_run(rx_http_server *s)
 
 static void unlisten(rx_http_server *s)
 {
+    s->draining = true;
     if (s->bound) {
         evhttp_del_accept_socket(s->http, s->bound);
         s->bound = NULL;

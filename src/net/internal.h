@@ -94,6 +94,7 @@ struct rx_http_server {
     struct event_base *base;           /* owned */
     struct evhttp *http;               /* owned */
     struct evhttp_bound_socket *bound; /* owned by http; NULL once no longer accepting */
+    bool draining;                     /* not accepting: responses say "Connection: close" */
     SSL_CTX *tls;                      /* owned; NULL for plain HTTP */
     struct evbuffer *scratch;          /* owned: reused to hand bodies and chunks to evhttp */
     atomic_int n_conns;                /* accepted and not yet closed */

@@ -1,6 +1,7 @@
 /* Running code on the loop thread: tasks posted from any thread (a mutex-guarded FIFO and one
  * event made active, which wakes the loop), one-shot timers, and signal handlers. Timers and
  * signal handlers are kept in one list so that freeing the server frees the ones still set. */
+#include <signal.h>
 #include <stdlib.h>
 
 #include "net/internal.h"
@@ -101,7 +102,7 @@ rx_status rx_http_timer(rx_http_server *s, int delay_ms, rx_http_task task, void
 
 rx_status rx_http_on_signal(rx_http_server *s, int signo, rx_http_task fn, void *arg)
 {
-    if (!s || !fn || signo <= 0 || signo >= 65)
+    if (!s || !fn || signo <= 0 || signo >= NSIG)
         return rx_error(RX_ERR_INVALID_ARG, "http: bad signal handler for %d", signo);
     return add_rec(s, true, signo, 0, fn, arg);
 }

@@ -588,8 +588,12 @@ static void test_stop_accepting(void **state)
         tl_sleep_ms(10);
     }
     assert_int_equal(errno, ECONNREFUSED);
+    /* the open keep-alive connection is still served, and told to close after */
     assert_int_equal(tl_request(c, "GET /echo HTTP/1.1\r\nHost: t\r\n\r\n", &r), 200);
-    assert_int_equal(rx_http_server_n_connections(f->srv.s), 1);
+    char v[32];
+    assert_string_equal(tl_header(&r, "Connection", v, sizeof v), "close");
+    assert_int_equal(tl_wait_closed(c), 1);
+    assert_true(wait_conns(f, 0));
     tl_close(c);
     stop(f);
 }
