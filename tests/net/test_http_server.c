@@ -218,6 +218,34 @@ static void test_keep_alive(void **state)
     stop(f);
 }
 
+/* A burst of connections accepted in one go is adopted, served and counted down again. */
+static void test_many_connections(void **state)
+{
+    (void)state;
+    fixture *f = start_default();
+    enum { N = 64 };
+    tl_conn *c[N];
+    for (int i = 0; i < N; i++)
+        assert_non_null(c[i] = tl_open(port_of(f)));
+    for (int i = 0; i < N; i++)
+        assert_int_equal(tl_sends(c[i], "HEAD /echo HTTP/1.1\r\nHost: t\r\n\r\n"), 0);
+    for (int i = 0; i < N; i++) {
+        tl_resp r;
+        /* HEAD: headers only, whatever Content-Length says */
+        double t0 = tl_now_ms();
+        while (!memmem(c[i]->buf, c[i]->len, "\r\n\r\n", 4))
+            assert_true(tl_fill(c[i]) > 0);
+        assert_true(tl_now_ms() - t0 < 2000);
+        assert_int_equal(sscanf(c[i]->buf, "HTTP/1.1 %d", &r.status), 1);
+        assert_int_equal(r.status, 200);
+    }
+    assert_int_equal(rx_http_server_n_connections(f->srv.s), N);
+    for (int i = 0; i < N; i++)
+        tl_close(c[i]);
+    assert_true(wait_conns(f, 0));
+    stop(f);
+}
+
 static void test_oversize_header(void **state)
 {
     (void)state;
@@ -687,6 +715,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_get_post_echo),
         cmocka_unit_test(test_keep_alive),
+        cmocka_unit_test(test_many_connections),
         cmocka_unit_test(test_oversize_header),
         cmocka_unit_test(test_oversize_body),
         cmocka_unit_test(test_slow_header),
