@@ -83,10 +83,10 @@ static void handler(rx_http_req *r, void *user)
         st->n = rx_http_query(r) ? atoi(rx_http_query(r) + 2) : 3; /* "n=5" */
         rx_http_stream_start(r, 200, "text/event-stream");
         stream_next(st);
-    } else if (strcmp(path, "/hold") == 0 || strcmp(path, "/pending") == 0) {
+    } else if (strcmp(path, "/hold") == 0 || strncmp(path, "/pending", 8) == 0) {
         f->held = r;
         f->held_streaming = path[1] == 'h';
-        rx_http_on_close(r, on_held_close, f);
+        if (strcmp(path, "/pending-quiet") != 0) rx_http_on_close(r, on_held_close, f);
         if (f->held_streaming) {
             rx_http_stream_start(r, 200, "text/event-stream");
             rx_http_stream_write(r, "data: hello\n\n", 13);
@@ -492,6 +492,66 @@ static void test_disconnect_while_pending(void **state)
     client_leaves("/pending", false);
 }
 
+static void respond_held(void *arg)
+{
+    fixture *f = arg;
+    rx_http_req *r = f->held;
+    f->held = NULL;
+    assert_true(rx_http_alive(r));
+    rx_http_respond(r, 201, "text/plain", "done", 4);
+    atomic_store(&f->finished, 1);
+}
+
+/* A request pipelined behind one the owner still holds waits its turn, and the close watcher
+ * does not take the unread bytes for a close. */
+static void test_pipelined_behind_held(void **state)
+{
+    (void)state;
+    fixture *f = start_default();
+    tl_conn *c = tl_open(port_of(f));
+    assert_int_equal(tl_sends(c, "GET /pending HTTP/1.1\r\nHost: t\r\n\r\n"
+                                 "GET /echo?second HTTP/1.1\r\nHost: t\r\n\r\n"),
+                     0);
+    tl_sleep_ms(500); /* more than one poll interval of the close watcher */
+    assert_int_equal(atomic_load(&f->closed_fired), 0);
+    assert_int_equal(rx_http_post(f->srv.s, respond_held, f), RX_OK);
+    tl_resp r;
+    char v[32];
+    assert_int_equal(tl_read(c, &r), 0);
+    assert_int_equal(r.status, 201);
+    assert_string_equal(r.body, "done");
+    assert_int_equal(tl_read(c, &r), 0);
+    assert_string_equal(tl_header(&r, "X-Query", v, sizeof v), "second");
+    tl_close(c);
+    stop(f);
+}
+
+static void register_late(void *arg)
+{
+    fixture *f = arg;
+    assert_false(rx_http_alive(f->held));
+    rx_http_on_close(f->held, on_held_close, f);
+    assert_int_equal(atomic_load(&f->closed_fired), 0); /* not from inside the call */
+}
+
+/* on_close set after the client has already gone still runs (on a later loop turn). */
+static void test_on_close_after_close(void **state)
+{
+    (void)state;
+    fixture *f = start_default();
+    tl_conn *c = tl_open(port_of(f));
+    assert_int_equal(tl_sends(c, "GET /pending-quiet HTTP/1.1\r\nHost: t\r\n\r\n"), 0);
+    assert_true(wait_conns(f, 1));
+    tl_sleep_ms(50);
+    tl_close(c);
+    assert_true(wait_conns(f, 0));
+    assert_int_equal(rx_http_post(f->srv.s, register_late, f), RX_OK);
+    assert_true(tl_wait(flag_set, &f->closed_fired, 2000));
+    assert_int_equal(rx_http_post(f->srv.s, finish_held, f), RX_OK);
+    assert_true(tl_wait(flag_set, &f->finished, 2000));
+    stop(f);
+}
+
 /* A request still held when the server stops: on_close fires, and it can be finished later. */
 static void test_stop_with_held_request(void **state)
 {
@@ -726,6 +786,8 @@ int main(void)
         cmocka_unit_test(test_disconnect_mid_stream),
         cmocka_unit_test(test_disconnect_while_pending),
         cmocka_unit_test(test_stop_with_held_request),
+        cmocka_unit_test(test_pipelined_behind_held),
+        cmocka_unit_test(test_on_close_after_close),
         cmocka_unit_test(test_post_from_thread),
         cmocka_unit_test(test_stop_from_thread),
         cmocka_unit_test(test_stop_accepting),
