@@ -100,6 +100,13 @@ static void adopt_one(rx_http_server *s, rx_http_conn *c)
         return;
     }
     c->evcon = cbarg;
+    /* the callback argument is evhttp's connection (libevent 2.1 and 2.2 both wire it so);
+     * check the round trip rather than trust it blindly */
+    if (evhttp_connection_get_bufferevent(c->evcon) != c->bev) {
+        atomic_fetch_sub(&s->n_conns, 1);
+        conn_free(c);
+        return;
+    }
     if (!attach(s, c)) {
         if (c->prev || s->conns == c) { /* listed and close callback set: evhttp unwinds it */
             rx_http__conn_close(c, BEV_EVENT_EOF);

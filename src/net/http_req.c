@@ -33,20 +33,22 @@ static const char *method_name(enum evhttp_cmd_type t)
     return "UNKNOWN";
 }
 
-/* Decoded path; NULL when it would decode to a NUL byte (a C string cannot hold it, and a
- * truncated path is a classic way to slip past a prefix check) or on OOM. */
-static char *decoded_path(struct evhttp_request *ereq)
+/* The decoded path in *out; 400 when it would decode to a NUL byte (a C string cannot hold it,
+ * and a truncated path is a classic way past a prefix check), 503 when out of memory. */
+static int decoded_path(struct evhttp_request *ereq, char **out)
 {
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ereq);
     const char *raw = uri ? evhttp_uri_get_path(uri) : NULL;
     if (!raw || !*raw) raw = "/";
     size_t n = 0;
     char *path = evhttp_uridecode(raw, 0, &n);
-    if (path && strlen(path) != n) {
+    if (!path) return 503;
+    if (strlen(path) != n) {
         free(path);
-        return NULL;
+        return 400;
     }
-    return path;
+    *out = path;
+    return 0;
 }
 
 static void format_peer(struct evhttp_connection *evcon, char *out, size_t cap)
@@ -58,14 +60,21 @@ static void format_peer(struct evhttp_connection *evcon, char *out, size_t cap)
     snprintf(out, cap, strchr(addr, ':') ? "[%s]:%u" : "%s:%u", addr, (unsigned)port);
 }
 
-static rx_http_req *make_req(rx_http_server *s, rx_http_conn *c, struct evhttp_request *ereq)
+/* The wrapper for ereq in *out, or the HTTP status to refuse it with. */
+static int make_req(rx_http_server *s, rx_http_conn *c, struct evhttp_request *ereq,
+                    rx_http_req **out)
 {
     rx_http_req *r = calloc(1, sizeof *r);
-    if (!r) return NULL;
-    r->path = decoded_path(ereq);
-    if (!r->path) {
+    if (!r) return 503;
+    int refuse = decoded_path(ereq, &r->path);
+    struct evbuffer *in = evhttp_request_get_input_buffer(ereq);
+    r->body_len = evbuffer_get_length(in);
+    r->body = r->body_len ? (const char *)evbuffer_pullup(in, -1) : "";
+    if (!refuse && !r->body) refuse = 503; /* no memory for a contiguous copy */
+    if (refuse) {
+        free(r->path);
         free(r);
-        return NULL;
+        return refuse;
     }
     r->srv = s;
     r->conn = c;
@@ -73,16 +82,9 @@ static rx_http_req *make_req(rx_http_server *s, rx_http_conn *c, struct evhttp_r
     r->method = method_name(evhttp_request_get_command(ereq));
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ereq);
     r->query = uri ? evhttp_uri_get_query(uri) : NULL;
-    struct evbuffer *in = evhttp_request_get_input_buffer(ereq);
-    r->body_len = evbuffer_get_length(in);
-    r->body = r->body_len ? (const char *)evbuffer_pullup(in, -1) : "";
-    if (!r->body) { /* pullup could not allocate a contiguous copy */
-        free(r->path);
-        free(r);
-        return NULL;
-    }
     format_peer(c->evcon, r->peer, sizeof r->peer);
-    return r;
+    *out = r;
+    return 0;
 }
 
 static void on_response_done(struct evhttp_request *ereq, void *arg)
@@ -101,9 +103,10 @@ void rx_http__dispatch(struct evhttp_request *ereq, void *arg)
         evhttp_send_error(ereq, 503, "Service Unavailable");
         return;
     }
-    rx_http_req *r = make_req(s, c, ereq);
-    if (!r) {
-        evhttp_send_error(ereq, 400, "Bad Request");
+    rx_http_req *r = NULL;
+    int refuse = make_req(s, c, ereq, &r);
+    if (refuse) {
+        evhttp_send_error(ereq, refuse, NULL);
         return;
     }
     c->req = r;

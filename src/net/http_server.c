@@ -84,7 +84,7 @@ static rx_status setup_evhttp(rx_http_server *s)
     if (!s->http) return rx_error(RX_ERR_NOMEM, "http: evhttp_new failed");
     evhttp_set_max_headers_size(s->http, (ev_ssize_t)s->cfg.max_header_bytes);
     evhttp_set_max_body_size(s->http, (ev_ssize_t)s->cfg.max_body_bytes);
-    int backstop_ms = s->cfg.header_timeout_ms;
+    long long backstop_ms = s->cfg.header_timeout_ms;
     if (s->cfg.body_timeout_ms > backstop_ms) backstop_ms = s->cfg.body_timeout_ms;
     if (s->cfg.idle_timeout_ms > backstop_ms) backstop_ms = s->cfg.idle_timeout_ms;
     backstop_ms += 1000;
