@@ -1,6 +1,15 @@
 /* The HTTP server object: configuration defaults and checks, the event base and evhttp set up
  * with our limits, binding, running and stopping the loop, and tearing everything down.
- * Connection tracking lives in http_conn.c, requests in http_req.c, TLS in tls.c. */
+ * Connection tracking lives in http_conn.c, requests in http_req.c, TLS in tls.c.
+ *
+ * What clients see at the limits (evhttp 2.1 decides the first two):
+ *  - headers or request line over max_header_bytes, or malformed: 400 and close (evhttp 2.1
+ *    reports every header error alike, so not the 431 the public header promises);
+ *  - body over max_body_bytes: 413 and close, after reading the declared length (lingering);
+ *  - a deadline missed (header, body, idle; see http_deadline.c): close, no response;
+ *  - past max_connections: the new connection is closed before any byte is read;
+ *  - a response the client does not read: closed once writes stall for the longest of the
+ *    three timeouts plus 1 s (evhttp's own timeout, kept as a backstop). */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
