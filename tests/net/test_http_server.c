@@ -25,6 +25,7 @@ typedef struct {
     atomic_int post_on_loop;
     atomic_int timer_fired;
     atomic_int signal_fired;
+    atomic_int streams_open; /* /stream handlers not yet ended */
 } fixture;
 
 typedef struct {
@@ -43,6 +44,7 @@ static void stream_next(void *arg)
         rx_http_timer(st->f->srv.s, 40, stream_next, st);
     } else {
         rx_http_stream_end(st->req);
+        atomic_fetch_sub(&st->f->streams_open, 1);
         free(st);
     }
 }
@@ -81,6 +83,7 @@ static void handler(rx_http_req *r, void *user)
         st->f = f;
         st->req = r;
         st->n = rx_http_query(r) ? atoi(rx_http_query(r) + 2) : 3; /* "n=5" */
+        atomic_fetch_add(&f->streams_open, 1);
         rx_http_stream_start(r, 200, "text/event-stream");
         stream_next(st);
     } else if (strcmp(path, "/hold") == 0 || strncmp(path, "/pending", 8) == 0) {
@@ -436,6 +439,44 @@ static void test_stream(void **state)
     stop(f);
 }
 
+static bool streams_done(void *arg)
+{
+    return atomic_load(&((fixture *)arg)->streams_open) == 0;
+}
+
+/* Many clients leave streams at different points (before the first chunk, after some, after
+ * the end); the handlers go on writing to dead requests and end them; nothing leaks. */
+static void test_stream_chaos(void **state)
+{
+    (void)state;
+    fixture *f = start_default();
+    enum { N = 24 };
+    tl_conn *c[N];
+    for (int i = 0; i < N; i++) {
+        c[i] = tl_open(port_of(f));
+        assert_non_null(c[i]);
+        assert_int_equal(tl_sends(c[i], "GET /stream?n=8 HTTP/1.1\r\nHost: t\r\n\r\n"), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        int want = i % 4 == 3 ? 8 : i % 4; /* data chunks to see before leaving */
+        int seen = 0;
+        while (seen < want) {
+            const char *p = c[i]->buf;
+            seen = 0;
+            while ((p = memmem(p, c[i]->len - (size_t)(p - c[i]->buf), "data:", 5))) {
+                seen++;
+                p += 5;
+            }
+            if (seen < want) assert_true(tl_fill(c[i]) > 0);
+        }
+        tl_close(c[i]);
+    }
+    assert_true(tl_wait(streams_done, f, 3000));
+    assert_true(wait_conns(f, 0));
+    assert_int_equal(get_once(f, "/echo"), 200);
+    stop(f);
+}
+
 static bool flag_set(void *arg)
 {
     return atomic_load((atomic_int *)arg) != 0;
@@ -783,6 +824,7 @@ int main(void)
         cmocka_unit_test(test_idle_keep_alive),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_stream),
+        cmocka_unit_test(test_stream_chaos),
         cmocka_unit_test(test_disconnect_mid_stream),
         cmocka_unit_test(test_disconnect_while_pending),
         cmocka_unit_test(test_stop_with_held_request),
