@@ -1,0 +1,272 @@
+/* The HTTP server object: configuration defaults and checks, the event base and evhttp set up
+ * with our limits, binding, running and stopping the loop, and tearing everything down.
+ * Connection tracking lives in http_conn.c, requests in http_req.c, TLS in tls.c.
+ *
+ * What clients see at the limits (evhttp 2.1 decides the first two):
+ *  - headers or request line over max_header_bytes, or malformed: 400 and close (evhttp 2.1
+ *    reports every header error alike, so not the 431 the public header promises);
+ *  - body over max_body_bytes: 413 and close, after reading the declared length (lingering);
+ *  - a deadline missed (header, body, idle; see http_deadline.c): close, no response;
+ *  - past max_connections: the new connection is closed before any byte is read;
+ *  - a response the client does not read: closed once writes stall for the longest of the
+ *    three timeouts plus 1 s (evhttp's own timeout, kept as a backstop). */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <event2/thread.h>
+
+#include "net/internal.h"
+
+/* libevent's locking is process-wide and must be switched on before the first event_base, so
+ * that rx_http_post and rx_http_server_stop may wake the loop from other threads. */
+static pthread_once_t evthread_once = PTHREAD_ONCE_INIT;
+static int evthread_rc = -1;
+
+static void init_evthread(void)
+{
+    evthread_rc = evthread_use_pthreads();
+}
+
+/* A write to a socket the peer has closed raises SIGPIPE, whose default action kills the
+ * process; libevent writes with writev, which cannot ask for MSG_NOSIGNAL. A handler the
+ * program installed itself is left alone. */
+static void ignore_sigpipe(void)
+{
+    struct sigaction old;
+    if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL) {
+        struct sigaction ign;
+        memset(&ign, 0, sizeof ign);
+        ign.sa_handler = SIG_IGN;
+        sigaction(SIGPIPE, &ign, NULL);
+    }
+}
+
+static rx_status check_config(const rx_http_config *cfg)
+{
+    if (cfg->port < 0 || cfg->port > 65535)
+        return rx_error(RX_ERR_INVALID_ARG, "http: port %d is out of range 0..65535", cfg->port);
+    if (cfg->header_timeout_ms < 0 || cfg->body_timeout_ms < 0 || cfg->idle_timeout_ms < 0)
+        return rx_error(RX_ERR_INVALID_ARG, "http: negative timeout (header %d, body %d, idle %d)",
+                        cfg->header_timeout_ms, cfg->body_timeout_ms, cfg->idle_timeout_ms);
+    if (cfg->max_connections < 0)
+        return rx_error(RX_ERR_INVALID_ARG, "http: max_connections %d is negative",
+                        cfg->max_connections);
+    if (!cfg->tls_cert != !cfg->tls_key)
+        return rx_error(RX_ERR_INVALID_ARG, "http: tls_cert and tls_key must be set together");
+    if (cfg->tls_client_ca && !cfg->tls_cert)
+        return rx_error(RX_ERR_INVALID_ARG, "http: tls_client_ca needs tls_cert and tls_key");
+    if (cfg->host && strlen(cfg->host) >= sizeof((rx_http_server *)0)->host_buf)
+        return rx_error(RX_ERR_INVALID_ARG, "http: host name is too long");
+    if (cfg->max_body_bytes > (size_t)INT64_MAX || cfg->max_header_bytes > (size_t)INT64_MAX)
+        return rx_error(RX_ERR_INVALID_ARG, "http: size limit too large");
+    return RX_OK;
+}
+
+static void apply_defaults(rx_http_server *s, const rx_http_config *cfg)
+{
+    s->cfg = *cfg;
+    strcpy(s->host_buf, cfg->host ? cfg->host : "127.0.0.1");
+    s->cfg.host = s->host_buf;
+    /* the TLS paths are only read in create; do not keep borrowed pointers */
+    s->cfg.tls_cert = s->cfg.tls_key = s->cfg.tls_client_ca = NULL;
+    if (!s->cfg.max_header_bytes) s->cfg.max_header_bytes = 16 * 1024;
+    if (!s->cfg.max_body_bytes) s->cfg.max_body_bytes = 8 * 1024 * 1024;
+    if (!s->cfg.header_timeout_ms) s->cfg.header_timeout_ms = 10 * 1000;
+    if (!s->cfg.body_timeout_ms) s->cfg.body_timeout_ms = 30 * 1000;
+    if (!s->cfg.idle_timeout_ms) s->cfg.idle_timeout_ms = 60 * 1000;
+    if (!s->cfg.max_connections) s->cfg.max_connections = 1024;
+}
+
+static void stop_cb(evutil_socket_t fd, short what, void *arg);
+static void unlisten_cb(evutil_socket_t fd, short what, void *arg);
+
+/* evhttp with our limits. Its own read/write timeout is a backstop only: the per-phase
+ * deadlines of http_deadline.c fire first for reads; for a client that stops reading a
+ * response, it bounds how long a write may make no progress. */
+static rx_status setup_evhttp(rx_http_server *s)
+{
+    s->http = evhttp_new(s->base);
+    if (!s->http) return rx_error(RX_ERR_NOMEM, "http: evhttp_new failed");
+    evhttp_set_max_headers_size(s->http, (ev_ssize_t)s->cfg.max_header_bytes);
+    evhttp_set_max_body_size(s->http, (ev_ssize_t)s->cfg.max_body_bytes);
+    long long backstop_ms = s->cfg.header_timeout_ms;
+    if (s->cfg.body_timeout_ms > backstop_ms) backstop_ms = s->cfg.body_timeout_ms;
+    if (s->cfg.idle_timeout_ms > backstop_ms) backstop_ms = s->cfg.idle_timeout_ms;
+    backstop_ms += 1000;
+    struct timeval tv = {backstop_ms / 1000, (backstop_ms % 1000) * 1000};
+    evhttp_set_timeout_tv(s->http, &tv);
+    evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+                                            EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                            EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+    evhttp_set_default_content_type(s->http, NULL);
+    /* Read (and drop) an oversized body up to its declared length before answering 413, so a
+     * client that sends before it reads sees the 413 instead of a reset. The body deadline
+     * still bounds how long that takes. */
+    evhttp_set_flags(s->http, EVHTTP_SERVER_LINGERING_CLOSE);
+    evhttp_set_bevcb(s->http, rx_http__new_bev, s);
+    evhttp_set_gencb(s->http, rx_http__dispatch, s);
+    return RX_OK;
+}
+
+static rx_status setup_events(rx_http_server *s)
+{
+    s->adopt_ev = event_new(s->base, -1, 0, rx_http__adopt_cb, s);
+    s->late_close_ev = event_new(s->base, -1, 0, rx_http__late_close_cb, s);
+    s->post_ev = event_new(s->base, -1, 0, rx_http__post_cb, s);
+    s->stop_ev = event_new(s->base, -1, 0, stop_cb, s);
+    s->unlisten_ev = event_new(s->base, -1, 0, unlisten_cb, s);
+    s->scratch = evbuffer_new();
+    if (!s->adopt_ev || !s->late_close_ev || !s->post_ev || !s->stop_ev || !s->unlisten_ev ||
+        !s->scratch)
+        return rx_error(RX_ERR_NOMEM, "http: cannot allocate loop events");
+    return RX_OK;
+}
+
+static rx_status bind_listener(rx_http_server *s)
+{
+    s->bound = evhttp_bind_socket_with_handle(s->http, s->cfg.host, (ev_uint16_t)s->cfg.port);
+    if (!s->bound)
+        return rx_error(RX_ERR_IO, "http: cannot listen on %s:%d: %s", s->cfg.host, s->cfg.port,
+                        strerror(errno));
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    evutil_socket_t fd = evhttp_bound_socket_get_fd(s->bound);
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        return rx_error(RX_ERR_IO, "http: getsockname on %s failed: %s", s->cfg.host,
+                        strerror(errno));
+    if (ss.ss_family == AF_INET6)
+        s->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    else
+        s->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    return RX_OK;
+}
+
+rx_status rx_http_server_create(const rx_http_config *cfg, rx_http_handler handler, void *user,
+                                rx_http_server **out)
+{
+    if (!out) return rx_error(RX_ERR_INVALID_ARG, "http: out is NULL");
+    *out = NULL;
+    if (!cfg || !handler) return rx_error(RX_ERR_INVALID_ARG, "http: config or handler is NULL");
+    rx_status st = check_config(cfg);
+    if (st != RX_OK) return st;
+    pthread_once(&evthread_once, init_evthread);
+    if (evthread_rc != 0)
+        return rx_error(RX_ERR_UNSUPPORTED, "http: libevent has no pthreads locking");
+    ignore_sigpipe();
+
+    rx_http_server *s = calloc(1, sizeof *s);
+    if (!s) return rx_error(RX_ERR_NOMEM, "http: cannot allocate the server");
+    if (pthread_mutex_init(&s->post_mu, NULL) != 0) {
+        free(s);
+        return rx_error(RX_ERR_NOMEM, "http: cannot create a mutex");
+    }
+    apply_defaults(s, cfg);
+    s->handler = handler;
+    s->user = user;
+    s->base = event_base_new();
+    if (!s->base) st = rx_error(RX_ERR_NOMEM, "http: event_base_new failed");
+    if (st == RX_OK) st = setup_events(s);
+    if (st == RX_OK && cfg->tls_cert) st = rx_http__tls_ctx(cfg, &s->tls);
+    if (st == RX_OK) st = setup_evhttp(s);
+    if (st == RX_OK) st = bind_listener(s);
+    if (st != RX_OK) {
+        rx_http_server_free(s);
+        return st;
+    }
+    *out = s;
+    return RX_OK;
+}
+
+int rx_http_server_port(const rx_http_server *s)
+{
+    return s ? s->port : 0;
+}
+
+int rx_http_server_n_connections(const rx_http_server *s)
+{
+    return s ? atomic_load(&((rx_http_server *)s)->n_conns) : 0;
+}
+
+rx_status rx_http_server_run(rx_http_server *s)
+{
+    if (!s) return rx_error(RX_ERR_INVALID_ARG, "http: server is NULL");
+    /* run until stop, not until the loop has no events (it has none once not accepting) */
+    if (event_base_loop(s->base, EVLOOP_NO_EXIT_ON_EMPTY) < 0)
+        return rx_error(RX_ERR_IO, "http: the event loop failed on %s:%d", s->cfg.host, s->port);
+    return RX_OK;
+}
+
+static void unlisten(rx_http_server *s)
+{
+    s->draining = true;
+    if (s->bound) {
+        evhttp_del_accept_socket(s->http, s->bound);
+        s->bound = NULL;
+    }
+}
+
+static void unlisten_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    unlisten(arg);
+}
+
+static void stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    rx_http_server *s = arg;
+    unlisten(s);
+    rx_http__adopt_pending(s);
+    rx_http__close_all(s);
+    event_base_loopexit(s->base, NULL);
+}
+
+/* Both are preallocated events made active, so they cannot fail for lack of memory and are
+ * safe from any thread (event_active takes the base lock and wakes the loop). */
+void rx_http_server_stop_accepting(rx_http_server *s)
+{
+    if (s) event_active(s->unlisten_ev, EV_READ, 0);
+}
+
+void rx_http_server_stop(rx_http_server *s)
+{
+    if (s) event_active(s->stop_ev, EV_READ, 0);
+}
+
+void rx_http_server_free(rx_http_server *s)
+{
+    if (!s) return;
+    if (s->http) {
+        unlisten(s);
+        rx_http__adopt_pending(s);
+        rx_http__close_all(s);
+    }
+    /* Queued tasks still run (rx_http_post promises they will), here on the calling thread;
+     * a task may queue more, so drain a few rounds. */
+    for (int round = 0; round < 16 && s->post_head; round++)
+        rx_http__run_posted(s);
+    rx_http__late_close_cb(-1, 0, s);
+    rx_http__free_timers(s);
+    if (s->http) evhttp_free(s->http);
+    rx_http__late_close_cb(-1, 0, s);
+    while (s->post_head) { /* left by tasks queued in the last round: drop them */
+        rx_http_task_node *n = s->post_head;
+        s->post_head = n->next;
+        free(n);
+    }
+    if (s->adopt_ev) event_free(s->adopt_ev);
+    if (s->late_close_ev) event_free(s->late_close_ev);
+    if (s->post_ev) event_free(s->post_ev);
+    if (s->stop_ev) event_free(s->stop_ev);
+    if (s->unlisten_ev) event_free(s->unlisten_ev);
+    if (s->scratch) evbuffer_free(s->scratch);
+    if (s->tls) SSL_CTX_free(s->tls);
+    if (s->base) event_base_free(s->base);
+    free(s->by_fd);
+    pthread_mutex_destroy(&s->post_mu);
+    free(s);
+}
