@@ -40,14 +40,21 @@ rx_status rx_api__bad(rx_api_error *err, const char *param, const char *fmt, ...
 static const char *json_kind(const json_t *v)
 {
     switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a decimal";
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+        return "an integer";
+    case JSON_REAL:
+        return "a decimal";
     case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    case JSON_NULL: return "null";
+    case JSON_FALSE:
+        return "a boolean";
+    case JSON_NULL:
+        return "null";
     }
     return "a value";
 }
@@ -55,8 +62,8 @@ static const char *json_kind(const json_t *v)
 rx_status rx_api__bad_type(rx_api_error *err, const char *param, const char *expected,
                            const json_t *v)
 {
-    return rx_api__bad(err, param, "Invalid type for '%s': expected %s, but got %s instead.",
-                       param, expected, json_kind(v));
+    return rx_api__bad(err, param, "Invalid type for '%s': expected %s, but got %s instead.", param,
+                       expected, json_kind(v));
 }
 
 void rx_api__path(char *out, const char *fmt, ...)

@@ -54,8 +54,7 @@ static rx_status parse_role(const json_t *m, const char *path, char **out, rx_ap
 
 /* An array of content parts: only {"type":"text","text":...} is supported (no images or
  * audio on this server); the texts are joined with no separator, as the header promises. */
-static rx_status parse_parts(const json_t *parts, const char *path, char **out,
-                             rx_api_error *err)
+static rx_status parse_parts(const json_t *parts, const char *path, char **out, rx_api_error *err)
 {
     char param[RX_API_PATH_MAX];
     size_t n = json_array_size(parts), total = 0;
@@ -129,7 +128,8 @@ rx_status rx_api__parse_messages(const json_t *root, rx_api_request *r, rx_api_e
         rx_api__path(path, "messages[%zu]", i);
         if (!json_is_object(m)) return rx_api__bad_type(err, path, "an object", m);
         rx_status s = parse_role(m, path, &r->messages[i].role, err);
-        if (s == RX_OK) s = parse_content(m, path, r->messages[i].role, &r->messages[i].content, err);
+        if (s == RX_OK)
+            s = parse_content(m, path, r->messages[i].role, &r->messages[i].content, err);
         if (s != RX_OK) return s;
     }
     return RX_OK;
@@ -137,8 +137,7 @@ rx_status rx_api__parse_messages(const json_t *root, rx_api_request *r, rx_api_e
 
 /* A list of token ids: integers in [0, INT32_MAX] (the model's vocabulary is checked later,
  * by whoever tokenizes), at least one. */
-static rx_status parse_ids(const json_t *arr, const char *path, rx_api_prompt *p,
-                           rx_api_error *err)
+static rx_status parse_ids(const json_t *arr, const char *path, rx_api_prompt *p, rx_api_error *err)
 {
     size_t n = json_array_size(arr);
     if (n == 0) return empty_array(err, path);
@@ -161,8 +160,8 @@ static rx_status parse_ids(const json_t *arr, const char *path, rx_api_prompt *p
     return RX_OK;
 }
 
-static rx_status parse_text(const json_t *s, const char *path, bool allow_empty,
-                            rx_api_prompt *p, rx_api_error *err)
+static rx_status parse_text(const json_t *s, const char *path, bool allow_empty, rx_api_prompt *p,
+                            rx_api_error *err)
 {
     if (!allow_empty && json_string_length(s) == 0)
         return rx_api__bad(err, path,

@@ -12,13 +12,13 @@
 
 /* Limits (each breach is a 400 naming the field, except the body size, a 413). They bound the
  * work one request can ask for; the body size bounds the rest (string lengths). */
-#define RX_API_MAX_BODY ((size_t)64 << 20)    /* bytes of JSON */
-#define RX_API_MAX_MESSAGES 4096              /* chat messages */
-#define RX_API_MAX_PARTS 1024                 /* content parts of one message */
-#define RX_API_MAX_PROMPTS 16                 /* completion prompts */
-#define RX_API_MAX_INPUTS 256                 /* embedding inputs */
+#define RX_API_MAX_BODY ((size_t)64 << 20)      /* bytes of JSON */
+#define RX_API_MAX_MESSAGES 4096                /* chat messages */
+#define RX_API_MAX_PARTS 1024                   /* content parts of one message */
+#define RX_API_MAX_PROMPTS 16                   /* completion prompts */
+#define RX_API_MAX_INPUTS 256                   /* embedding inputs */
 #define RX_API_MAX_PROMPT_IDS ((size_t)1 << 20) /* token ids of one prompt */
-#define RX_API_MAX_STOP 4                     /* stop strings, as OpenAI */
+#define RX_API_MAX_STOP 4                       /* stop strings, as OpenAI */
 
 /* Copies src[0..len) with every byte that is not part of a well-formed UTF-8 sequence
  * (overlong forms, surrogates, code points above U+10FFFF, truncated sequences) replaced by
@@ -82,8 +82,7 @@ json_t *rx_api__logprob(float lp);
  * or of a completion choice ({tokens, token_logprobs, top_logprobs, text_offset}), for n
  * tokens rendered by tok (NULL: empty token texts). NULL on allocation failure. */
 json_t *rx_api__chat_logprobs(const rx_api_token *tokens, size_t n, const rx_tokenizer *tok);
-json_t *rx_api__completion_logprobs(const rx_api_token *tokens, size_t n,
-                                    const rx_tokenizer *tok);
+json_t *rx_api__completion_logprobs(const rx_api_token *tokens, size_t n, const rx_tokenizer *tok);
 
 /* A growable NUL-terminated string; ok turns false on the first allocation failure, after
  * which appends do nothing (checked once at the end). Start from RX_API_STRBUF_INIT. */
@@ -92,7 +91,10 @@ typedef struct {
     size_t len, cap;
     bool ok;
 } rx_api_strbuf;
-#define RX_API_STRBUF_INIT {NULL, 0, 0, true}
+#define RX_API_STRBUF_INIT                                                                         \
+    {                                                                                              \
+        NULL, 0, 0, true                                                                           \
+    }
 
 void rx_api__sb_append(rx_api_strbuf *sb, const char *s, size_t len);
 void rx_api__sb_puts(rx_api_strbuf *sb, const char *s);

@@ -8,7 +8,10 @@
 
 #include "serve/api_internal.h"
 
-json_t *rx_api__logprob(float lp) { return json_real(isfinite(lp) ? (double)lp : -9999.0); }
+json_t *rx_api__logprob(float lp)
+{
+    return json_real(isfinite(lp) ? (double)lp : -9999.0);
+}
 
 /* The piece of id with control tokens rendered as "" (rx_token_piece's special = false); an
  * id out of range, or no tokenizer, gives "" too rather than failing the response. */
@@ -24,7 +27,8 @@ static json_t *bytes_json(const char *p, size_t len)
 {
     json_t *a = json_array();
     bool ok = true;
-    for (size_t i = 0; i < len; i++) rx_api__push(a, json_integer((unsigned char)p[i]), &ok);
+    for (size_t i = 0; i < len; i++)
+        rx_api__push(a, json_integer((unsigned char)p[i]), &ok);
     if (!ok) {
         json_decref(a);
         return NULL;
@@ -81,8 +85,7 @@ json_t *rx_api__chat_logprobs(const rx_api_token *tokens, size_t n, const rx_tok
  * object reports on (the choice's text, or the chunk's in a stream); top_logprobs maps each
  * alternative's text to its log-probability, keeping the likelier one when two alternatives
  * render to the same text. */
-json_t *rx_api__completion_logprobs(const rx_api_token *tokens, size_t n,
-                                    const rx_tokenizer *tok)
+json_t *rx_api__completion_logprobs(const rx_api_token *tokens, size_t n, const rx_tokenizer *tok)
 {
     json_t *root = json_object();
     json_t *texts = json_array(), *lps = json_array(), *tops = json_array(), *offs = json_array();

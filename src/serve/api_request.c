@@ -162,8 +162,7 @@ static rx_status parse_chat_logprobs(const json_t *root, rx_api_request *r, rx_a
     bool want = false, has_top = false;
     int32_t top = 0;
     rx_status s = get_bool(root, "logprobs", "logprobs", &want, err);
-    if (s == RX_OK)
-        s = get_int(root, "top_logprobs", 0, RX_MAX_TOP_LOGPROBS, &top, &has_top, err);
+    if (s == RX_OK) s = get_int(root, "top_logprobs", 0, RX_MAX_TOP_LOGPROBS, &top, &has_top, err);
     if (s != RX_OK) return s;
     if (has_top && !want)
         return rx_api__bad(err, "top_logprobs",
@@ -250,7 +249,8 @@ void rx_api_request_free(rx_api_request *r)
         free(r->prompts[i].ids);
     }
     free(r->prompts);
-    for (size_t i = 0; i < r->n_stop; i++) free(r->stop[i]);
+    for (size_t i = 0; i < r->n_stop; i++)
+        free(r->stop[i]);
     free(r->stop);
     free(r->model);
     free(r->user);
@@ -280,7 +280,9 @@ rx_status rx_api_parse(rx_api_kind kind, const char *body, size_t len, rx_api_re
         return RX_ERR_INVALID_ARG;
     }
     json_error_t je;
-    json_t *root = json_loadb(len ? body : "", len, JSON_REJECT_DUPLICATES, &je);
+    /* JSON_DECODE_ANY lets a scalar body parse, to be refused below as "not an object" rather
+     * than with jansson's "'[' or '{' expected" */
+    json_t *root = json_loadb(len ? body : "", len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (!root) {
         rx_api__bad(err, "",
                     "We could not parse the JSON body of your request: %s (line %d, column %d).",

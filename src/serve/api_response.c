@@ -10,7 +10,10 @@
 
 static const rx_api_meta no_meta;
 
-static json_t *text_or_empty(const char *s) { return rx_api__json_text(s, s ? strlen(s) : 0); }
+static json_t *text_or_empty(const char *s)
+{
+    return rx_api__json_text(s, s ? strlen(s) : 0);
+}
 
 /* {id, object, created, model}: the head every completion object starts with */
 static json_t *head(const char *object, const rx_api_meta *meta, bool *ok)
@@ -133,7 +136,10 @@ char *rx_api_usage_chunk_json(rx_api_kind kind, const rx_api_meta *meta)
 
 /* A float as JSON; NaN and infinities cannot be written, and become 0 (a broken vector must
  * not turn into an unparseable response). */
-static json_t *finite_real(float x) { return json_real(isfinite(x) ? (double)x : 0.0); }
+static json_t *finite_real(float x)
+{
+    return json_real(isfinite(x) ? (double)x : 0.0);
+}
 
 char *rx_api_embeddings_json(const rx_api_meta *meta, const float *const *vecs, size_t n_vecs,
                              int32_t n_embd)

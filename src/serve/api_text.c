@@ -111,7 +111,10 @@ void rx_api__sb_append(rx_api_strbuf *sb, const char *s, size_t len)
     sb->buf[sb->len] = '\0';
 }
 
-void rx_api__sb_puts(rx_api_strbuf *sb, const char *s) { rx_api__sb_append(sb, s, strlen(s)); }
+void rx_api__sb_puts(rx_api_strbuf *sb, const char *s)
+{
+    rx_api__sb_append(sb, s, strlen(s));
+}
 
 char *rx_api__sb_finish(rx_api_strbuf *sb)
 {

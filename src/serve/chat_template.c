@@ -44,14 +44,22 @@ rx_chat_family rx_chat_detect(const char *t)
 const char *rx_chat_family_name(rx_chat_family f)
 {
     switch (f) {
-    case RX_CHAT_PLAIN: return "plain";
-    case RX_CHAT_LLAMA2: return "llama2";
-    case RX_CHAT_LLAMA3: return "llama3";
-    case RX_CHAT_CHATML: return "chatml";
-    case RX_CHAT_ZEPHYR: return "zephyr";
-    case RX_CHAT_PHI3: return "phi3";
-    case RX_CHAT_GEMMA: return "gemma";
-    case RX_CHAT_MISTRAL: return "mistral";
+    case RX_CHAT_PLAIN:
+        return "plain";
+    case RX_CHAT_LLAMA2:
+        return "llama2";
+    case RX_CHAT_LLAMA3:
+        return "llama3";
+    case RX_CHAT_CHATML:
+        return "chatml";
+    case RX_CHAT_ZEPHYR:
+        return "zephyr";
+    case RX_CHAT_PHI3:
+        return "phi3";
+    case RX_CHAT_GEMMA:
+        return "gemma";
+    case RX_CHAT_MISTRAL:
+        return "mistral";
     }
     return "unknown";
 }
@@ -81,8 +89,10 @@ static bool is_space(char c)
 static void append_trimmed(rx_api_strbuf *sb, const char *s, size_t len)
 {
     size_t a = 0, b = len;
-    while (a < b && is_space(s[a])) a++;
-    while (b > a && is_space(s[b - 1])) b--;
+    while (a < b && is_space(s[a]))
+        a++;
+    while (b > a && is_space(s[b - 1]))
+        b--;
     rx_api__sb_append(sb, s + a, b - a);
 }
 
@@ -176,11 +186,19 @@ char *rx_chat_render(rx_chat_family f, const rx_api_message *msgs, size_t n_msgs
         render_wrapped(&sb, msgs, n_msgs, "<|", "|>\n", "<|endoftext|>\n", false,
                        "<|assistant|>\n");
         break;
-    case RX_CHAT_GEMMA: render_gemma(&sb, msgs, n_msgs); break;
-    case RX_CHAT_LLAMA2: render_llama2(&sb, msgs, n_msgs, true); break;
-    case RX_CHAT_MISTRAL: render_llama2(&sb, msgs, n_msgs, false); break;
+    case RX_CHAT_GEMMA:
+        render_gemma(&sb, msgs, n_msgs);
+        break;
+    case RX_CHAT_LLAMA2:
+        render_llama2(&sb, msgs, n_msgs, true);
+        break;
+    case RX_CHAT_MISTRAL:
+        render_llama2(&sb, msgs, n_msgs, false);
+        break;
     case RX_CHAT_PLAIN:
-    default: render_wrapped(&sb, msgs, n_msgs, "", ": ", "\n", false, "assistant:"); break;
+    default:
+        render_wrapped(&sb, msgs, n_msgs, "", ": ", "\n", false, "assistant:");
+        break;
     }
     return rx_api__sb_finish(&sb);
 }
