@@ -181,6 +181,8 @@ rx_status rx_http_server_create(const rx_http_config *cfg, rx_http_handler handl
     return RX_OK;
 }
 
+struct event_base *rx_http_server_event_base(rx_http_server *s) { return s->base; }
+
 int rx_http_server_port(const rx_http_server *s)
 {
     return s ? s->port : 0;

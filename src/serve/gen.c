@@ -202,8 +202,24 @@ static void finish(gen_job *j)
                                           (int32_t)rx_model_hparams_of(n->model)->n_embd);
         } else {
             rx_api_choice out[RX_MAX_CHOICES];
+            const int per = j->api.n > 0 ? j->api.n : 1;
             for (int i = 0; i < j->n_choices; i++) {
                 choice *c = &j->choices[i];
+                /* echo: the prompt leads the text (logprobs cover generated tokens only) */
+                const char *echo = j->kind == RX_API_COMPLETION && j->api.echo ? j->prompt_text[i / per] : NULL;
+                if (echo && echo[0]) {
+                    size_t el = strlen(echo);
+                    char *t = malloc(el + c->len + 1);
+                    if (t) {
+                        memcpy(t, echo, el);
+                        if (c->len) memcpy(t + el, c->text, c->len);
+                        t[el + c->len] = '\0';
+                        free(c->text);
+                        c->text = t;
+                        c->len += el;
+                        c->cap = c->len + 1;
+                    }
+                }
                 out[i] = (rx_api_choice){c->text ? c->text : "", c->len, c->finish, c->tokens,
                                          c->n_tokens};
             }
@@ -576,6 +592,8 @@ static rx_status submit_all(gen_job *j)
     rx_sampler_params sp = rx_api_sampler_params(&j->api);
     for (int i = 0; i < j->n_choices; i++) {
         choice *c = &j->choices[i];
+        c->job = j;
+        c->index = i;
         const int p = i / per;
         rx_sched_request r = {0};
         r.prompt = j->prompt_ids[p];

@@ -67,7 +67,7 @@ void rx_node__log(rx_node *n, const char *id, const char *tenant, const char *me
                   "prompt_tokens", (int)n_prompt, "completion_tokens", (int)n_out, "ttft_ms",
                   ttft_ms, "total_ms", total_ms, "traceparent", trace ? trace : "");
     if (!o) return;
-    char *line = json_dumps(o, JSON_COMPACT);
+    char *line = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
     if (line) fprintf(stderr, "%s\n", line);
     free(line);
     json_decref(o);

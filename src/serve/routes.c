@@ -46,7 +46,7 @@ static void traceparent(const rx_http_req *req, char out[56])
 
 static void reply_json(rx_node *n, rx_http_req *req, int status, json_t *o)
 {
-    char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    char *body = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
     json_decref(o);
     if (!body) {
         rx_api_error err;

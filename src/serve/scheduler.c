@@ -160,11 +160,19 @@ void rx_sched_free(rx_sched *s)
     free_all(s);
 }
 
+/* Requests that will get a free slot at the next step are not waiting: only those beyond the
+ * free slots count against queue_cap. Under the lock. */
+static bool queue_full(const rx_sched *s)
+{
+    const int32_t free_slots = s->p.n_slots - s->stats.slots_busy;
+    return s->q_len - (free_slots > 0 ? free_slots : 0) >= s->p.queue_cap;
+}
+
 rx_status rx_sched_submit(rx_sched *s, const rx_sched_request *r, uint64_t *id)
 {
     /* a full queue is answered before anything is copied: the server's 503 must be instant */
     pthread_mutex_lock(&s->lock);
-    const bool closed = s->closed, full = s->q_len >= s->p.queue_cap;
+    const bool closed = s->closed, full = queue_full(s);
     pthread_mutex_unlock(&s->lock);
     if (closed) return rx_error(RX_ERR_FULL, "scheduler: closed to new requests");
     if (full)
@@ -173,7 +181,7 @@ rx_status rx_sched_submit(rx_sched *s, const rx_sched_request *r, uint64_t *id)
     rx_status st = rx_sched__req_build(s, r, &q);
     if (st != RX_OK) return st;
     pthread_mutex_lock(&s->lock);
-    if (s->closed || s->q_len >= s->p.queue_cap) { /* lost a race with another submit */
+    if (s->closed || queue_full(s)) { /* lost a race with another submit */
         const bool now_closed = s->closed;
         pthread_mutex_unlock(&s->lock);
         rx_sched__req_free(q);
