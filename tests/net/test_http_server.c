@@ -439,6 +439,13 @@ static void test_stream(void **state)
     assert_int_equal(tl_request(c, "GET /stream?n=2 HTTP/1.0\r\n\r\n", &r), 200);
     assert_string_equal(r.body, "data: 0\n\ndata: 1\n\n");
     tl_close(c);
+    /* ... also when it asked for keep-alive (evhttp alone would say Content-Length: 0) */
+    c = tl_open(port_of(f));
+    assert_int_equal(
+        tl_request(c, "GET /stream?n=2 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", &r), 200);
+    assert_null(tl_header(&r, "Content-Length", v, sizeof v));
+    assert_string_equal(r.body, "data: 0\n\ndata: 1\n\n");
+    tl_close(c);
     stop(f);
 }
 
