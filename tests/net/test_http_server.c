@@ -180,6 +180,14 @@ static void test_get_post_echo(void **state)
                    &r),
         200);
     assert_string_equal(r.body, "hello world");
+    /* Expect: 100-continue gets its interim answer before the body is sent */
+    assert_int_equal(tl_sends(c, "POST /echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
+                                 "Content-Length: 4\r\n\r\n"),
+                     0);
+    assert_int_equal(tl_read(c, &r), 0);
+    assert_int_equal(r.status, 100);
+    assert_int_equal(tl_request(c, "body", &r), 200);
+    assert_string_equal(r.body, "body");
     assert_int_equal(tl_request(c, "GET /nothing HTTP/1.1\r\nHost: t\r\n\r\n", &r), 404);
     tl_close(c);
     stop(f);
