@@ -5,6 +5,7 @@
  * The HTTP parsing is libevent's (evhttp); it is fuzzed upstream, so no fuzz target here. */
 #include "rxtest.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/resource.h>
@@ -793,7 +794,8 @@ static void test_accept_out_of_fds(void **state)
     assert_true(b >= 0);
     struct rlimit old;
     assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
-    int lowest = dup(0); /* the number the server's next accept would get */
+    int lowest = open("/dev/null", O_RDONLY); /* the number the server's next accept gets */
+    assert_true(lowest >= 0);
     close(lowest);
     struct rlimit low = {(rlim_t)lowest, old.rlim_max};
     assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
