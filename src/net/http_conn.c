@@ -164,6 +164,7 @@ static void on_evcon_closed(struct evhttp_connection *evcon, void *arg)
         s->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     atomic_fetch_sub(&s->n_conns, 1);
+    rx_http__resume_accepting(s); /* a descriptor is free again, in case accept ran out */
     (void)evcon;
     rx_http_req *r = c->req;
     c->req = NULL;

@@ -3,6 +3,8 @@
  * client has gone, writes do nothing and finishing only frees what the wrapper holds. */
 #include <stdlib.h>
 
+#include <event2/util.h>
+
 #include "net/internal.h"
 
 /* evhttp 2.1 knows the RFC 2616 phrases only; these are the ones an API server sends. */
@@ -128,6 +130,18 @@ void rx_http_respond(rx_http_req *r, int status, const char *content_type, const
     evbuffer_drain(buf, evbuffer_get_length(buf)); /* left over only when evhttp dropped it */
 }
 
+/* evhttp 2.1 frames a streamed answer to an HTTP/1.0 keep-alive client with
+ * "Content-Length: 0"; such a stream can only end with the connection. Forgetting the
+ * client's "Connection: keep-alive" does that, and changes nothing for HTTP/1.1, where
+ * keep-alive is the default and chunked encoding the framing. */
+static void stream_framing(rx_http_req *r)
+{
+    struct evkeyvalq *in = evhttp_request_get_input_headers(r->ereq);
+    const char *conn = evhttp_find_header(in, "Connection");
+    if (conn && evutil_ascii_strcasecmp(conn, "keep-alive") == 0)
+        evhttp_remove_header(in, "Connection");
+}
+
 void rx_http_stream_start(rx_http_req *r, int status, const char *content_type)
 {
     if (r->started) return;
@@ -135,6 +149,7 @@ void rx_http_stream_start(rx_http_req *r, int status, const char *content_type)
     if (!writable(r)) return;
     status = valid_status(status);
     set_headers(r, content_type);
+    stream_framing(r);
     evhttp_send_reply_start(r->ereq, status, reason(status));
 }
 

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 
+#include <event2/listener.h>
 #include <event2/thread.h>
 
 #include "net/internal.h"
@@ -83,6 +84,7 @@ static void apply_defaults(rx_http_server *s, const rx_http_config *cfg)
 
 static void stop_cb(evutil_socket_t fd, short what, void *arg);
 static void unlisten_cb(evutil_socket_t fd, short what, void *arg);
+static void accept_retry_cb(evutil_socket_t fd, short what, void *arg);
 
 /* evhttp with our limits. Its own read/write timeout is a backstop only: the per-phase
  * deadlines of http_deadline.c fire first for reads; for a client that stops reading a
@@ -119,11 +121,33 @@ static rx_status setup_events(rx_http_server *s)
     s->post_ev = event_new(s->base, -1, 0, rx_http__post_cb, s);
     s->stop_ev = event_new(s->base, -1, 0, stop_cb, s);
     s->unlisten_ev = event_new(s->base, -1, 0, unlisten_cb, s);
+    s->accept_retry_ev = event_new(s->base, -1, EV_PERSIST, accept_retry_cb, s);
     s->scratch = evbuffer_new();
     if (!s->adopt_ev || !s->late_close_ev || !s->post_ev || !s->stop_ev || !s->unlisten_ev ||
-        !s->scratch)
+        !s->accept_retry_ev || !s->scratch)
         return rx_error(RX_ERR_NOMEM, "http: cannot allocate loop events");
     return RX_OK;
+}
+
+/* accept() failed for a reason other than "try again": out of file descriptors (EMFILE,
+ * ENFILE) or kernel memory. The listening socket stays readable, so libevent would call accept
+ * in a tight loop; pause it instead. Only the listener reaches us here (its user data is the
+ * evhttp), so the server resumes it: when one of its connections closes, and on a 1 s tick. */
+static void on_accept_error(struct evconnlistener *lev, void *http)
+{
+    (void)http;
+    evconnlistener_disable(lev);
+}
+
+void rx_http__resume_accepting(rx_http_server *s)
+{
+    if (s->bound) evconnlistener_enable(evhttp_bound_socket_get_listener(s->bound));
+}
+
+static void accept_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    rx_http__resume_accepting(arg);
 }
 
 static rx_status bind_listener(rx_http_server *s)
@@ -132,6 +156,10 @@ static rx_status bind_listener(rx_http_server *s)
     if (!s->bound)
         return rx_error(RX_ERR_IO, "http: cannot listen on %s:%d: %s", s->cfg.host, s->cfg.port,
                         strerror(errno));
+    evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(s->bound), on_accept_error);
+    struct timeval tick = {1, 0};
+    if (event_add(s->accept_retry_ev, &tick) != 0)
+        return rx_error(RX_ERR_NOMEM, "http: cannot add the accept retry timer");
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
     evutil_socket_t fd = evhttp_bound_socket_get_fd(s->bound);
@@ -205,6 +233,7 @@ rx_status rx_http_server_run(rx_http_server *s)
 static void unlisten(rx_http_server *s)
 {
     s->draining = true;
+    if (s->accept_retry_ev) event_del(s->accept_retry_ev);
     if (s->bound) {
         evhttp_del_accept_socket(s->http, s->bound);
         s->bound = NULL;
@@ -265,6 +294,7 @@ void rx_http_server_free(rx_http_server *s)
     if (s->post_ev) event_free(s->post_ev);
     if (s->stop_ev) event_free(s->stop_ev);
     if (s->unlisten_ev) event_free(s->unlisten_ev);
+    if (s->accept_retry_ev) event_free(s->accept_retry_ev);
     if (s->scratch) evbuffer_free(s->scratch);
     if (s->tls) SSL_CTX_free(s->tls);
     if (s->base) event_base_free(s->base);

@@ -104,10 +104,14 @@ struct rx_http_server {
     int by_fd_cap;
     rx_http_req *late_closes; /* dead requests whose on_close is still to run */
     struct event *adopt_ev, *late_close_ev, *post_ev, *stop_ev, *unlisten_ev; /* owned */
-    rx_http_timer_rec *timers; /* pending timers and signal handlers */
-    pthread_mutex_t post_mu;   /* guards the post queue below */
+    struct event *accept_retry_ev; /* owned: persistent, re-enables a paused listener */
+    rx_http_timer_rec *timers;     /* pending timers and signal handlers */
+    pthread_mutex_t post_mu;       /* guards the post queue below */
     rx_http_task_node *post_head, *post_tail;
 };
+
+/* http_server.c */
+void rx_http__resume_accepting(rx_http_server *s);
 
 /* http_conn.c: connection life cycle. */
 struct bufferevent *rx_http__new_bev(struct event_base *base, void *srv); /* evhttp bevcb */

@@ -247,7 +247,9 @@ static inline int tl_read(tl_conn *c, tl_resp *r)
     if (sscanf(r->head, "HTTP/1.%*d %d", &r->status) != 1) return -1;
     char v[64];
     int rc = 0;
-    if (tl_header(r, "Transfer-Encoding", v, sizeof v) && strcasecmp(v, "chunked") == 0) {
+    if (r->status < 200 || r->status == 204 || r->status == 304) {
+        /* no body */
+    } else if (tl_header(r, "Transfer-Encoding", v, sizeof v) && strcasecmp(v, "chunked") == 0) {
         rc = tl_read_chunked(c, r, t0);
     } else if (tl_header(r, "Content-Length", v, sizeof v)) {
         size_t n = strtoul(v, NULL, 10);

@@ -5,8 +5,10 @@
  * The HTTP parsing is libevent's (evhttp); it is fuzzed upstream, so no fuzz target here. */
 #include "rxtest.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/resource.h>
 
 #include "http_testlib.h"
 
@@ -179,6 +181,14 @@ static void test_get_post_echo(void **state)
                    &r),
         200);
     assert_string_equal(r.body, "hello world");
+    /* Expect: 100-continue gets its interim answer before the body is sent */
+    assert_int_equal(tl_sends(c, "POST /echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
+                                 "Content-Length: 4\r\n\r\n"),
+                     0);
+    assert_int_equal(tl_read(c, &r), 0);
+    assert_int_equal(r.status, 100);
+    assert_int_equal(tl_request(c, "body", &r), 200);
+    assert_string_equal(r.body, "body");
     assert_int_equal(tl_request(c, "GET /nothing HTTP/1.1\r\nHost: t\r\n\r\n", &r), 404);
     tl_close(c);
     stop(f);
@@ -436,6 +446,13 @@ static void test_stream(void **state)
     tl_close(c);
     c = tl_open(port_of(f));
     assert_int_equal(tl_request(c, "GET /stream?n=2 HTTP/1.0\r\n\r\n", &r), 200);
+    assert_string_equal(r.body, "data: 0\n\ndata: 1\n\n");
+    tl_close(c);
+    /* ... also when it asked for keep-alive (evhttp alone would say Content-Length: 0) */
+    c = tl_open(port_of(f));
+    assert_int_equal(
+        tl_request(c, "GET /stream?n=2 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", &r), 200);
+    assert_null(tl_header(&r, "Content-Length", v, sizeof v));
     assert_string_equal(r.body, "data: 0\n\ndata: 1\n\n");
     tl_close(c);
     stop(f);
@@ -756,6 +773,55 @@ static void test_max_connections(void **state)
     stop(f);
 }
 
+static double cpu_ms(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+           (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
+
+/* Out of file descriptors, accept() fails while the listening socket stays readable: the
+ * server must pause accepting rather than spin, and resume once descriptors are back. */
+static void test_accept_out_of_fds(void **state)
+{
+    (void)state;
+    fixture *f = start_default();
+    tl_conn *a = tl_open(port_of(f));
+    tl_resp r;
+    assert_int_equal(tl_request(a, "GET /echo HTTP/1.1\r\nHost: t\r\n\r\n", &r), 200);
+    int b = socket(AF_INET, SOCK_STREAM, 0); /* the client's descriptor, made while we can */
+    assert_true(b >= 0);
+    struct rlimit old;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    int lowest = open("/dev/null", O_RDONLY); /* the number the server's next accept gets */
+    assert_true(lowest >= 0);
+    close(lowest);
+    struct rlimit low = {(rlim_t)lowest, old.rlim_max};
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port_of(f))};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(b, (struct sockaddr *)&sa, sizeof sa), 0); /* the kernel queues it */
+    const char *req = "GET /echo HTTP/1.1\r\nHost: t\r\n\r\n";
+    assert_int_equal(send(b, req, strlen(req), MSG_NOSIGNAL), (ssize_t)strlen(req));
+    double cpu0 = cpu_ms();
+    tl_sleep_ms(400);
+    double spent = cpu_ms() - cpu0;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+    if (spent > 200) fail_msg("the loop spun on accept: %.0f ms of CPU in 400 ms", spent);
+
+    tl_conn *bc = calloc(1, sizeof *bc);
+    bc->fd = b;
+    struct timeval tv = {3, 0};
+    setsockopt(b, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    assert_int_equal(tl_read(bc, &r), 0); /* served once the limit is back (1 s tick) */
+    assert_int_equal(r.status, 200);
+    tl_close(bc);
+    tl_close(a);
+    stop(f);
+}
+
 static void timer_fired(void *arg)
 {
     atomic_store(&((fixture *)arg)->timer_fired, 1);
@@ -836,6 +902,7 @@ int main(void)
         cmocka_unit_test(test_stop_from_thread),
         cmocka_unit_test(test_stop_accepting),
         cmocka_unit_test(test_max_connections),
+        cmocka_unit_test(test_accept_out_of_fds),
         cmocka_unit_test(test_timer_and_signal),
         cmocka_unit_test(test_bad_config),
     };
