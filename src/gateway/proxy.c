@@ -322,6 +322,8 @@ static void on_done(rx_http_call *c, rx_status s, const char *message, void *use
         rx_http_respond(p->req, p->status, p->content_type, p->buf, p->len);
     }
     p->req = NULL;
+    /* escalated: answered above the gateway's own tier (first choice or after failures) */
+    if (u->spec.tier > g->cfg.topo.tier) g->m.escalations++;
     log_line(p, p->head_sent ? 200 : p->status);
     proxy_free(p);
 }
@@ -400,7 +402,6 @@ static void attempt(gw_proxy *p)
         fail_client(p, 503, "no_upstream", p->why);
         return;
     }
-    if (p->attempts == 0 && g->ups[i].spec.tier > g->cfg.topo.tier) g->m.escalations++;
     p->upstream = i;
     p->attempts++;
     gw_upstream *u = &g->ups[i];
