@@ -279,6 +279,7 @@ rx_status rx_api_parse(rx_api_kind kind, const char *body, size_t len, rx_api_re
                          RX_API_MAX_BODY);
         return RX_ERR_INVALID_ARG;
     }
+    if (!body) len = 0;
     json_error_t je;
     /* JSON_DECODE_ANY lets a scalar body parse, to be refused below as "not an object" rather
      * than with jansson's "'[' or '{' expected" */

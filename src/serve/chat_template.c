@@ -33,9 +33,12 @@ rx_chat_family rx_chat_detect(const char *t)
      * template that mentions [INST], say) lands where llama.cpp puts it. */
     if (strstr(t, "<|im_start|>")) return RX_CHAT_CHATML;
     if (strstr(t, "[INST]")) return strstr(t, "<<SYS>>") ? RX_CHAT_LLAMA2 : RX_CHAT_MISTRAL;
-    if ((strstr(t, "<|user|>") || strstr(t, "<|assistant|>")) && strstr(t, "<|end|>"))
-        return RX_CHAT_PHI3;
-    if (strstr(t, "<|user|>")) return RX_CHAT_ZEPHYR;
+    /* <|user|> / <|assistant|> turns: phi3 closes them with <|end|>, zephyr with an end of
+     * text (eos_token or a literal); a template may splice the role in ('<|' + role + '|>'),
+     * so either literal is enough */
+    bool turns = strstr(t, "<|user|>") || strstr(t, "<|assistant|>");
+    if (turns && strstr(t, "<|end|>")) return RX_CHAT_PHI3;
+    if (turns) return RX_CHAT_ZEPHYR;
     if (strstr(t, "<start_of_turn>")) return RX_CHAT_GEMMA;
     if (strstr(t, "<|start_header_id|>")) return RX_CHAT_LLAMA3;
     return RX_CHAT_PLAIN;

@@ -568,6 +568,10 @@ static void test_malformed_json(void **state)
     /* a body that holds a NUL byte is cut by nothing: JSON refuses the byte */
     assert_int_equal(rx_api_parse(RX_API_CHAT, "{}\0{}", 5, &r, &e), RX_ERR_FORMAT);
     assert_int_equal(rx_api_parse(RX_API_CHAT, NULL, 0, &r, &e), RX_ERR_FORMAT);
+    assert_int_equal(rx_api_parse(RX_API_CHAT, NULL, 5, &r, &e), RX_ERR_FORMAT);
+    /* a kind the API does not have is the caller's mistake: a 500 */
+    assert_int_equal(rx_api_parse((rx_api_kind)7, "{}", 2, &r, &e), RX_ERR_INVALID_ARG);
+    assert_int_equal(e.http_status, 500);
 }
 
 static void test_not_an_object(void **state)

@@ -245,10 +245,10 @@ static void test_detect(void **state)
          "%}\n{% if loop.last and add_generation_prompt %}\n{{ '<|assistant|>' }}\n{% endif "
          "%}\n{% endfor %}",
          RX_CHAT_ZEPHYR},
-        {"stablelm-2-zephyr",
+        {"zephyr with a literal end of text",
          "{% for message in messages %}{{'<|' + message['role'] + '|>' + '\\n' + "
          "message['content'] + '<|endoftext|>' + '\\n'}}{% endfor %}{% if add_generation_prompt "
-         "%}{{ '<|user|>\\n' }}{% endif %}",
+         "%}{{ '<|assistant|>\\n' }}{% endif %}",
          RX_CHAT_ZEPHYR},
         {"gemma-7b-it",
          "{{ bos_token }}{% if messages[0]['role'] == 'system' %}{{ raise_exception('System "
