@@ -67,6 +67,7 @@ typedef struct {
     int32_t top_k;              /* "top_k" (llama.cpp's extension); 0 = off */
     float min_p;                /* "min_p"; 0 = off */
     float repeat_penalty;       /* "repeat_penalty"; 1 = off */
+    bool embedding_base64;      /* embeddings: encoding_format "base64" */
 } rx_api_request;
 
 /* Parses body[0..len) as a request of the given kind. On failure fills err (400 with the field
@@ -148,6 +149,10 @@ char *rx_api_usage_chunk_json(rx_api_kind kind, const rx_api_meta *meta);
 /* {"object":"list","data":[{"object":"embedding","index":i,"embedding":[...]}],"model","usage"} */
 char *rx_api_embeddings_json(const rx_api_meta *meta, const float *const *vecs, size_t n_vecs,
                              int32_t n_embd);
+/* The same with each vector as OpenAI's "base64" encoding (little-endian float32 bytes), which
+ * the official SDKs ask for by default. */
+char *rx_api_embeddings_json_as(const rx_api_meta *meta, const float *const *vecs, size_t n_vecs,
+                                int32_t n_embd, bool base64);
 
 /* {"object":"list","data":[{"id","object":"model","created","owned_by":"reflex"}]} */
 char *rx_api_models_json(const char *const *ids, size_t n_ids, int64_t created);

@@ -210,8 +210,8 @@ static rx_status parse_embedding(const json_t *root, rx_api_request *r, rx_api_e
 {
     rx_status s = rx_api__parse_prompts(root, "input", RX_API_MAX_INPUTS, false, r, err);
     if (s != RX_OK) return s;
-    /* Vectors always go out as float arrays. openai-python asks for base64 unless told
-     * otherwise and passes float arrays through, so "base64" is accepted too. */
+    /* The official SDKs ask for base64 unless told otherwise (openai-node decodes whatever
+     * comes back as base64), so both encodings are served. */
     const json_t *fmt = rx_api__field(root, "encoding_format");
     if (!fmt) return RX_OK;
     if (!json_is_string(fmt)) return rx_api__bad_type(err, "encoding_format", "a string", fmt);
@@ -221,6 +221,7 @@ static rx_status parse_embedding(const json_t *root, rx_api_request *r, rx_api_e
                            "Invalid value for 'encoding_format': '%.64s'. Supported values are: "
                            "'float' and 'base64'.",
                            f);
+    r->embedding_base64 = strcmp(f, "base64") == 0;
     return RX_OK;
 }
 

@@ -198,8 +198,9 @@ static void finish(gen_job *j)
             const float *vecs[RX_MAX_CHOICES];
             for (int i = 0; i < j->n_choices; i++)
                 vecs[i] = j->choices[i].embedding;
-            body = rx_api_embeddings_json(&m, vecs, (size_t)j->n_choices,
-                                          (int32_t)rx_model_hparams_of(n->model)->n_embd);
+            body = rx_api_embeddings_json_as(&m, vecs, (size_t)j->n_choices,
+                                             (int32_t)rx_model_hparams_of(n->model)->n_embd,
+                                             j->api.embedding_base64);
         } else {
             rx_api_choice out[RX_MAX_CHOICES];
             const int per = j->api.n > 0 ? j->api.n : 1;

@@ -117,6 +117,12 @@ if ok:
     check(abs(norm - 1) < 1e-3 and a != b and len(a) == 64, f"embedding norm {norm} len {len(a)}")
     st, _, again = srv.json("POST", "/v1/embeddings", {"input": "Once upon a time"})
     check(st == 200 and again["data"][0]["embedding"] == a, "embedding deterministic")
+    import base64
+    import struct
+    st, _, b64 = srv.json("POST", "/v1/embeddings", {"input": "Once upon a time", "encoding_format": "base64"})
+    raw = base64.b64decode(b64["data"][0]["embedding"]) if st == 200 else b""
+    vec = list(struct.unpack(f"<{len(raw) // 4}f", raw))
+    check(len(vec) == 64 and all(abs(x - y) < 1e-6 for x, y in zip(vec, a)), "base64 embedding")
 
 # --- models, health, ready, status, metrics, traceparent ---
 st, _, out = srv.json("GET", "/v1/models")
