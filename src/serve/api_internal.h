@@ -74,10 +74,6 @@ static inline void rx_api__push(json_t *arr, json_t *v, bool *ok)
     if (json_array_append_new(arr, v) != 0) *ok = false;
 }
 
-/* A log-probability as JSON: -inf (a token the model rules out) and NaN cannot be written in
- * JSON, so they become -9999.0, the floor OpenAI reports. */
-json_t *rx_api__logprob(float lp);
-
 /* The "logprobs" object of a chat choice ({"content":[{token, logprob, bytes, top_logprobs}]})
  * or of a completion choice ({tokens, token_logprobs, top_logprobs, text_offset}), for n
  * tokens rendered by tok (NULL: empty token texts). NULL on allocation failure. */

@@ -8,7 +8,9 @@
 
 #include "serve/api_internal.h"
 
-json_t *rx_api__logprob(float lp)
+/* A log-probability as JSON: -inf (a token the model rules out) and NaN cannot be written in
+ * JSON, so they become -9999.0, the floor OpenAI reports. */
+static json_t *logprob_json(float lp)
 {
     return json_real(isfinite(lp) ? (double)lp : -9999.0);
 }
@@ -45,7 +47,7 @@ static json_t *chat_entry(const rx_tokenizer *tok, int32_t id, float lp)
     json_t *e = json_object();
     bool ok = true;
     rx_api__put(e, "token", rx_api__json_text(p, len), &ok);
-    rx_api__put(e, "logprob", rx_api__logprob(lp), &ok);
+    rx_api__put(e, "logprob", logprob_json(lp), &ok);
     rx_api__put(e, "bytes", bytes_json(p, len), &ok);
     if (!ok) {
         json_decref(e);
@@ -97,7 +99,7 @@ json_t *rx_api__completion_logprobs(const rx_api_token *tokens, size_t n, const 
         size_t len;
         piece_of(tok, tokens[i].id, &p, &len);
         rx_api__push(texts, rx_api__json_text(p, len), &ok);
-        rx_api__push(lps, rx_api__logprob(info->logprob), &ok);
+        rx_api__push(lps, logprob_json(info->logprob), &ok);
         rx_api__push(offs, json_integer((json_int_t)offset), &ok);
         offset += len;
         json_t *top = json_object();
@@ -109,7 +111,7 @@ json_t *rx_api__completion_logprobs(const rx_api_token *tokens, size_t n, const 
             if (!clean) {
                 ok = false;
             } else if (!json_object_get(top, clean)) {
-                rx_api__put(top, clean, rx_api__logprob(info->top[k].logprob), &ok);
+                rx_api__put(top, clean, logprob_json(info->top[k].logprob), &ok);
             }
             free(clean);
         }

@@ -623,6 +623,33 @@ static void test_sampler_params(void **state)
     rx_api_request_free(&r);
 }
 
+/* Whatever the parser accepts, the sampler must accept too, or a valid request would fail
+ * later as a 500: the extremes of every range go through rx_sampler_create. */
+static void test_sampler_accepts_extremes(void **state)
+{
+    (void)state;
+    static const char *bodies[] = {
+        CHAT("\"temperature\":0,\"top_p\":1e-30,\"top_k\":0,\"min_p\":0,"
+             "\"repeat_penalty\":1e-30,\"presence_penalty\":-2,\"frequency_penalty\":-2,"
+             "\"logprobs\":true,\"top_logprobs\":0"),
+        CHAT("\"temperature\":2,\"top_p\":1,\"top_k\":2147483647,\"min_p\":1,"
+             "\"repeat_penalty\":100,\"presence_penalty\":2,\"frequency_penalty\":2,"
+             "\"logprobs\":true,\"top_logprobs\":20,\"seed\":-9223372036854775808"),
+        COMP("\"logprobs\":5"),
+    };
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        rx_api_request r = accept(i < 2 ? RX_API_CHAT : RX_API_COMPLETION, bodies[i]);
+        rx_sampler_params p = rx_api_sampler_params(&r);
+        rx_sampler *s;
+        if (rx_sampler_create(&p, 32000, &s) != RX_OK) {
+            print_error("body %zu: %s\n", i, rx_last_error());
+            fail();
+        }
+        rx_sampler_free(s);
+        rx_api_request_free(&r);
+    }
+}
+
 static void test_set_error(void **state)
 {
     (void)state;
@@ -657,6 +684,7 @@ int main(void)
         cmocka_unit_test(test_malformed_json),
         cmocka_unit_test(test_not_an_object),
         cmocka_unit_test(test_sampler_params),
+        cmocka_unit_test(test_sampler_accepts_extremes),
         cmocka_unit_test(test_set_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
