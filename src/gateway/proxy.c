@@ -14,6 +14,7 @@
 
 #include "core/clock.h"
 #include "gateway/gateway_internal.h"
+#include "gateway/request_info.h"
 
 struct gw_proxy {
     rx_gateway *g;
@@ -112,9 +113,11 @@ static void fail_client(gw_proxy *p, int status, const char *code, const char *m
 {
     if (p->req) {
         if (!p->head_sent) {
-            json_t *e =
-                json_pack("{s:{s:s, s:s, s:n, s:s}}", "error", "message", msg, "type",
-                          status == 503 ? "server_error" : "upstream_error", "param", "code", code);
+            const char *type = status == 503   ? "server_error"
+                               : status == 400 ? "invalid_request_error"
+                                               : "upstream_error";
+            json_t *e = json_pack("{s:{s:s, s:s, s:n, s:s}}", "error", "message", msg, "type", type,
+                                  "param", "code", code);
             char *body = e ? json_dumps(e, JSON_COMPACT) : NULL;
             json_decref(e);
             headers_out(p, -1);
@@ -445,51 +448,29 @@ static void on_client_gone(void *arg)
     if (p->call) rx_http_call_cancel(p->call); /* its on_done finishes quietly */
 }
 
-static uint64_t digest_of(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n && i < 256; i++)
-        h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
-    return h;
-}
-
-/* Reads what routing needs from the body: model, stream, user, data domain, leading text. */
-static void inspect(gw_proxy *p)
+/* Reads what routing needs from the body; false (with a 400 sent) when it is not a JSON object:
+ * an unreadable request cannot be checked against data-domain policy, so it goes nowhere. */
+static bool inspect(gw_proxy *p)
 {
     size_t n;
     const char *body = rx_http_body(p->req, &n);
-    json_error_t e;
-    json_t *o = n ? json_loadb(body, n, 0, &e) : NULL;
-    if (!json_is_object(o)) {
-        json_decref(o);
-        return;
+    gw_request_info info;
+    if (gw_request_info_parse(body, n, &info) != RX_OK) {
+        fail_client(p, 400, "invalid_request", rx_last_error());
+        return false;
     }
-    p->json = o;
-    const char *model = json_string_value(json_object_get(o, "model"));
-    if (model) {
-        snprintf(p->model, sizeof p->model, "%s", model);
-        p->route.model = p->model;
-    }
-    p->stream = json_is_true(json_object_get(o, "stream"));
-    const char *user = json_string_value(json_object_get(o, "user"));
-    if (user) {
-        snprintf(p->user, sizeof p->user, "%s", user);
-        p->route.user = p->user;
-    }
-    json_t *rx = json_object_get(o, "reflex");
-    const char *domain = json_string_value(json_object_get(rx, "domain"));
-    if (domain) snprintf(p->domain, sizeof p->domain, "%s", domain);
-    p->route.sticky = json_is_true(json_object_get(rx, "sticky"));
-    /* the node's digest covers the first message's text, or the (first) prompt */
-    json_t *lead = json_object_get(json_array_get(json_object_get(o, "messages"), 0), "content");
-    if (!lead) {
-        lead = json_object_get(o, "prompt");
-        if (json_is_array(lead)) lead = json_array_get(lead, 0);
-    }
-    if (json_is_string(lead)) {
-        p->route.has_digest = true;
-        p->route.digest = digest_of(json_string_value(lead), json_string_length(lead));
-    }
+    p->json = info.json;
+    snprintf(p->model, sizeof p->model, "%s", info.model);
+    snprintf(p->user, sizeof p->user, "%s", info.user);
+    snprintf(p->domain, sizeof p->domain, "%s", info.domain);
+    if (p->model[0]) p->route.model = p->model;
+    if (p->user[0]) p->route.user = p->user;
+    p->stream = info.stream;
+    p->route.sticky = info.sticky;
+    p->route.has_digest = info.has_digest;
+    p->route.digest = info.digest;
+    p->resumable = info.n <= 1;
+    return true;
 }
 
 void gw_proxy_handle(rx_gateway *g, rx_http_req *req, const char *path)
@@ -509,18 +490,26 @@ void gw_proxy_handle(rx_gateway *g, rx_http_req *req, const char *path)
     snprintf(p->path, sizeof p->path, "%s", path);
     p->chat = strcmp(path, "/v1/chat/completions") == 0;
     snprintf(p->domain, sizeof p->domain, "public");
-    inspect(p);
+    p->resumable = true;
+    const char *tp = rx_http_header(req, "traceparent");
+    if (tp && strlen(tp) == 55) snprintf(p->trace, sizeof p->trace, "%s", tp);
+    if (strcmp(rx_http_method(req), "POST") == 0 && !inspect(p)) return;
     const char *hdr_domain = rx_http_header(req, "x-reflex-domain");
-    if (hdr_domain) snprintf(p->domain, sizeof p->domain, "%s", hdr_domain);
+    if (hdr_domain) {
+        /* policy must never rest on a cut-short or contradicted domain */
+        const bool from_body =
+            p->json && json_object_get(json_object_get(p->json, "reflex"), "domain");
+        if (strlen(hdr_domain) >= sizeof p->domain || !hdr_domain[0] ||
+            (from_body && strcmp(hdr_domain, p->domain) != 0)) {
+            fail_client(p, 400, "invalid_domain",
+                        "x-reflex-domain is empty, too long, or contradicts reflex.domain");
+            return;
+        }
+        snprintf(p->domain, sizeof p->domain, "%s", hdr_domain);
+    }
     p->route.domain = p->domain;
     p->delivered_ids = json_array();
     p->ids_complete = true;
-    /* only a single-choice stream can be resumed: choice 0 is all the gateway tracks */
-    json_t *n_choices = p->json ? json_object_get(p->json, "n") : NULL;
-    if (n_choices && json_integer_value(n_choices) > 1) p->resumable = false;
-    else p->resumable = true;
-    const char *tp = rx_http_header(req, "traceparent");
-    if (tp && strlen(tp) == 55) snprintf(p->trace, sizeof p->trace, "%s", tp);
     rx_http_on_close(req, on_client_gone, p);
     if (g->draining) {
         snprintf(p->why, sizeof p->why, "the gateway is shutting down");

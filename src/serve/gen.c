@@ -207,7 +207,8 @@ static void finish(gen_job *j)
             for (int i = 0; i < j->n_choices; i++) {
                 choice *c = &j->choices[i];
                 /* echo: the prompt leads the text (logprobs cover generated tokens only) */
-                const char *echo = j->kind == RX_API_COMPLETION && j->api.echo ? j->prompt_text[i / per] : NULL;
+                const char *echo =
+                    j->kind == RX_API_COMPLETION && j->api.echo ? j->prompt_text[i / per] : NULL;
                 if (echo && echo[0]) {
                     size_t el = strlen(echo);
                     char *t = malloc(el + c->len + 1);
@@ -250,7 +251,8 @@ static void oom(gen_job *j)
     if (j->failed) return;
     j->failed = true;
     rx_api_set_error(&j->error, 500, "server_error", NULL, "", "out of memory");
-    for (int i = 0; i < j->n_choices; i++) rx_sched_cancel(j->node->sched, j->choices[i].sched_id);
+    for (int i = 0; i < j->n_choices; i++)
+        rx_sched_cancel(j->node->sched, j->choices[i].sched_id);
 }
 
 /* Appends ,"x_reflex":{"tokens":[id]} to a chunk object: a gateway that must resume this stream
@@ -452,7 +454,8 @@ static bool read_continuation(gen_job *j, const char *body, size_t len, rx_api_e
             json_int_t id = json_integer_value(v);
             if (!j->cont_ids || !json_is_integer(v) || id < 0 || id >= n_vocab) {
                 rx_api_set_error(err, 400, "invalid_request_error", "reflex.continue_ids", "",
-                                 "reflex.continue_ids[%zu] is not a token id (0..%d)", i, n_vocab - 1);
+                                 "reflex.continue_ids[%zu] is not a token id (0..%d)", i,
+                                 n_vocab - 1);
                 ok = false;
             } else {
                 j->cont_ids[i] = (int32_t)id;
@@ -476,7 +479,8 @@ static bool read_continuation(gen_job *j, const char *body, size_t len, rx_api_e
 static rx_status add_continuation(gen_job *j, size_t i)
 {
     if (!j->n_cont) return RX_OK;
-    int32_t *ids = realloc(j->prompt_ids[i], ((size_t)j->n_prompt_ids[i] + j->n_cont) * sizeof *ids);
+    int32_t *ids =
+        realloc(j->prompt_ids[i], ((size_t)j->n_prompt_ids[i] + j->n_cont) * sizeof *ids);
     if (!ids) return rx_error(RX_ERR_NOMEM, "no memory");
     memcpy(ids + j->n_prompt_ids[i], j->cont_ids, j->n_cont * sizeof *ids);
     j->prompt_ids[i] = ids;

@@ -12,7 +12,8 @@ static void expect_args(const char *yaml, const char *const *want, int n_want)
     rx_config_args a;
     assert_int_equal(rx_config_parse(yaml, strlen(yaml), "t.yaml", &a), RX_OK);
     assert_int_equal(a.argc, n_want);
-    for (int i = 0; i < n_want; i++) assert_string_equal(a.argv[i], want[i]);
+    for (int i = 0; i < n_want; i++)
+        assert_string_equal(a.argv[i], want[i]);
     rx_config_args_free(&a);
 }
 
@@ -29,8 +30,8 @@ static void expect_error(const char *yaml, const char *needle)
 static void test_scalars_lists_switches(void **state)
 {
     (void)state;
-    const char *want[] = {"--port", "8080", "--api-key", "k1", "--api-key", "k 2", "--quiet",
-                          "--host", "127.0.0.1", "--model", "a: b.gguf"};
+    const char *want[] = {"--port",  "8080",   "--api-key", "k1",      "--api-key", "k 2",
+                          "--quiet", "--host", "127.0.0.1", "--model", "a: b.gguf"};
     expect_args("port: 8080\napi-key: [k1, \"k 2\"]\nquiet: true\nno-prefix-cache: false\n"
                 "host: 127.0.0.1\nmodel: 'a: b.gguf'\n",
                 want, 11);

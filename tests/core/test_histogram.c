@@ -12,9 +12,9 @@ static void test_buckets_and_format(void **state)
     rx_histogram h;
     rx_hist_init(&h, b, 3);
     rx_hist_observe(&h, 0.5);
-    rx_hist_observe(&h, 1);   /* le="1" includes its bound */
+    rx_hist_observe(&h, 1); /* le="1" includes its bound */
     rx_hist_observe(&h, 1.5);
-    rx_hist_observe(&h, 7);   /* +Inf only */
+    rx_hist_observe(&h, 7); /* +Inf only */
     char buf[1024];
     size_t n = rx_hist_format(&h, "x", "m=\"a\"", buf, sizeof buf);
     assert_int_equal(n, strlen(buf));
@@ -40,7 +40,8 @@ static void test_quantiles(void **state)
     rx_histogram h;
     rx_hist_init(&h, b, 4);
     assert_true(rx_hist_quantile(&h, 0.5) == 0);
-    for (int i = 0; i < 100; i++) rx_hist_observe(&h, 15); /* all in (10, 20] */
+    for (int i = 0; i < 100; i++)
+        rx_hist_observe(&h, 15); /* all in (10, 20] */
     double q = rx_hist_quantile(&h, 0.5);
     assert_true(q > 10 && q <= 20);
     assert_true(rx_hist_quantile(&h, 0.99) <= 20);

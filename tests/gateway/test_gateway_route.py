@@ -72,8 +72,20 @@ for hdrs, kw in [({}, {"reflex": {"domain": "private1"}}), ({"x-reflex-domain": 
 st, who, why, _ = ask("Public note")
 check(who != "P", f"public request reached the private node: {who}")
 
+# requests the gateway cannot check against policy go nowhere
+quiet_before = {s.log[0]: served(s) for s in (A, B, P, R, R2)}
+st, _, out = gw.json("POST", "/v1/completions", b'{"prompt": "x", "reflex": {"domain": "private1"')
+check(st == 400 and out["error"]["type"] == "invalid_request_error", f"malformed body: {st} {out}")
+st, _, out = ask("x", {"x-reflex-domain": "private1"}, reflex={"domain": "private2"})
+check(st == 400, f"contradicting domains: {st} {out}")
+st, _, out = ask("x", {"x-reflex-domain": "d" * 100})
+check(st == 400, f"over-long domain: {st} {out}")
+st, _, out = ask("x", reflex={"domain": 5})
+check(st == 400, f"non-string domain: {st} {out}")
+
 # the private node down: its domain gets 503 and reaches no other node
 time.sleep(0.3)  # the nodes log a request just after answering it
+check(quiet_before == {s.log[0]: served(s) for s in (A, B, P, R, R2)}, "refused requests reached a node")
 before = {s.log[0]: served(s) for s in (A, B, R, R2)}
 P.proc.send_signal(signal.SIGKILL)
 P.wait()

@@ -49,7 +49,8 @@ static void refused(const char *spec, const char *needle)
 {
     rx_upstream_spec u;
     assert_int_equal(rx_upstream_parse(spec, &u), RX_ERR_FORMAT);
-    if (!strstr(rx_last_error(), needle)) fail_msg("'%s': '%s' lacks '%s'", spec, rx_last_error(), needle);
+    if (!strstr(rx_last_error(), needle))
+        fail_msg("'%s': '%s' lacks '%s'", spec, rx_last_error(), needle);
 }
 
 static void test_refusals(void **state)

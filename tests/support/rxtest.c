@@ -1,6 +1,7 @@
 /* Shared helpers for reflex's cmocka tests. */
 #include "rxtest.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,4 +49,41 @@ const char *rxt_tmpdir(void)
         if (!mkdtemp(dir)) return "/tmp";
     }
     return dir;
+}
+
+void rxt_replay_corpus(const char *name, int (*fuzz_one)(const uint8_t *, size_t), int min_files)
+{
+    const char *src = getenv("RX_SRC");
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/fuzz/corpus/%s", src ? src : ".", name);
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int files = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (e->d_name[0] == '.') continue;
+        char path[8192];
+        size_t size;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        uint8_t *seed = (uint8_t *)rxt_read_file(path, &size);
+        assert_non_null(seed);
+        uint8_t *buf = malloc(size ? size : 1);
+        assert_non_null(buf);
+        for (size_t n = 0; n <= size; n++) {
+            memcpy(buf, seed, n); /* exactly n bytes in a buffer of the seed's size */
+            fuzz_one(buf, n);
+        }
+        for (size_t i = 0; i < size; i++) {
+            const uint8_t values[] = {0x00, 0xff, (uint8_t)(seed[i] + 1)};
+            for (int k = 0; k < 3; k++) {
+                memcpy(buf, seed, size);
+                buf[i] = values[k];
+                fuzz_one(buf, size);
+            }
+        }
+        free(buf);
+        free(seed);
+        files++;
+    }
+    closedir(d);
+    assert_true(files >= min_files);
 }

@@ -1,0 +1,74 @@
+/* Reading a client's request body for routing (see request_info.h). */
+#include "gateway/request_info.h"
+
+#include <stdio.h>
+#include <string.h>
+
+uint64_t gw_prefix_digest(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n && i < 256; i++)
+        h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
+    return h;
+}
+
+static rx_status copy(char *dst, size_t cap, const json_t *v, const char *field)
+{
+    if (!v) return RX_OK;
+    if (!json_is_string(v)) return rx_error(RX_ERR_FORMAT, "'%s' must be a string", field);
+    size_t n = json_string_length(v);
+    if (n >= cap || memchr(json_string_value(v), '\0', n))
+        return rx_error(RX_ERR_FORMAT, "'%s' must be a string of at most %zu bytes", field,
+                        cap - 1);
+    memcpy(dst, json_string_value(v), n + 1);
+    return RX_OK;
+}
+
+rx_status gw_request_info_parse(const char *body, size_t len, gw_request_info *out)
+{
+    memset(out, 0, sizeof *out);
+    snprintf(out->domain, sizeof out->domain, "public");
+    out->n = 1;
+    json_error_t e;
+    json_t *o = json_loadb(body, len, JSON_REJECT_DUPLICATES, &e);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return o ? rx_error(RX_ERR_FORMAT, "the body must be a JSON object")
+                 : rx_error(RX_ERR_FORMAT, "the body is not JSON: %s at line %d column %d", e.text,
+                            e.line, e.column);
+    }
+    json_t *rx = json_object_get(o, "reflex");
+    rx_status s = copy(out->model, sizeof out->model, json_object_get(o, "model"), "model");
+    if (s == RX_OK) s = copy(out->user, sizeof out->user, json_object_get(o, "user"), "user");
+    if (s == RX_OK && rx && !json_is_object(rx))
+        s = rx_error(RX_ERR_FORMAT, "'reflex' must be an object");
+    if (s == RX_OK)
+        s = copy(out->domain, sizeof out->domain, json_object_get(rx, "domain"), "reflex.domain");
+    if (s != RX_OK) {
+        json_decref(o);
+        memset(out, 0, sizeof *out);
+        return s;
+    }
+    out->json = o;
+    out->stream = json_is_true(json_object_get(o, "stream"));
+    out->sticky = json_is_true(json_object_get(rx, "sticky"));
+    json_t *n = json_object_get(o, "n");
+    if (json_is_integer(n)) out->n = json_integer_value(n);
+    /* the node's digest covers the first message's text, or the (first) prompt */
+    json_t *lead = json_object_get(json_array_get(json_object_get(o, "messages"), 0), "content");
+    if (!lead) {
+        lead = json_object_get(o, "prompt");
+        if (json_is_array(lead)) lead = json_array_get(lead, 0);
+    }
+    if (json_is_string(lead)) {
+        out->has_digest = true;
+        out->digest = gw_prefix_digest(json_string_value(lead), json_string_length(lead));
+    }
+    return RX_OK;
+}
+
+void gw_request_info_free(gw_request_info *info)
+{
+    json_decref(info->json);
+    info->json = NULL;
+}
