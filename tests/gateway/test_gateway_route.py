@@ -76,11 +76,11 @@ check(who != "P", f"public request reached the private node: {who}")
 quiet_before = {s.log[0]: served(s) for s in (A, B, P, R, R2)}
 st, _, out = gw.json("POST", "/v1/completions", b'{"prompt": "x", "reflex": {"domain": "private1"')
 check(st == 400 and out["error"]["type"] == "invalid_request_error", f"malformed body: {st} {out}")
-st, _, out = ask("x", {"x-reflex-domain": "private1"}, reflex={"domain": "private2"})
+st, _, _, out = ask("x", {"x-reflex-domain": "private1"}, reflex={"domain": "private2"})
 check(st == 400, f"contradicting domains: {st} {out}")
-st, _, out = ask("x", {"x-reflex-domain": "d" * 100})
+st, _, _, out = ask("x", {"x-reflex-domain": "d" * 100})
 check(st == 400, f"over-long domain: {st} {out}")
-st, _, out = ask("x", reflex={"domain": 5})
+st, _, _, out = ask("x", reflex={"domain": 5})
 check(st == 400, f"non-string domain: {st} {out}")
 
 # the private node down: its domain gets 503 and reaches no other node
