@@ -71,6 +71,13 @@ static const char *finish_name(rx_finish_reason f)
     return f == RX_FINISH_LENGTH ? "length" : "stop";
 }
 
+static const char *kind_path(rx_api_kind k)
+{
+    return k == RX_API_CHAT         ? "/v1/chat/completions"
+           : k == RX_API_COMPLETION ? "/v1/completions"
+                                    : "/v1/embeddings";
+}
+
 static void job_free(gen_job *j)
 {
     rx_node *n = j->node;
@@ -156,10 +163,7 @@ static void log_and_count(gen_job *j, int status)
     rx_node *n = j->node;
     rx_api_meta m = meta_of(j);
     const double total_ms = (double)(rx_now_ns() - j->t0_ns) / 1e6;
-    rx_node__log(n, j->id, j->tenant, "POST",
-                 j->kind == RX_API_CHAT         ? "/v1/chat/completions"
-                 : j->kind == RX_API_COMPLETION ? "/v1/completions"
-                                                : "/v1/embeddings",
+    rx_node__log(n, j->id, j->tenant, "POST", kind_path(j->kind),
                  status, m.prompt_tokens, m.completion_tokens, (double)j->ttft_ns / 1e6, total_ms,
                  j->trace);
     rx_metrics_request(&n->metrics, status);
@@ -239,7 +243,7 @@ static void finish(gen_job *j)
     const bool counted = j->req && j->failed && !j->stream;
     j->req = NULL;
     if (counted)
-        rx_node__log(n, j->id, j->tenant, "POST", "", status, 0, 0, 0,
+        rx_node__log(n, j->id, j->tenant, "POST", kind_path(j->kind), status, 0, 0, 0,
                      (double)(rx_now_ns() - j->t0_ns) / 1e6, j->trace);
     else
         log_and_count(j, status);
@@ -707,8 +711,8 @@ void rx_node__generate(rx_node *n, rx_http_req *req, rx_api_kind kind, const cha
             j->stream = false;
             return;
         }
-        rx_node__error(n, req, &err);
-        rx_node__log(n, j->id, j->tenant, "POST", rx_http_path(req), err.http_status, 0, 0, 0,
+        rx_node__error(n, req, &err); /* finishes req: nothing of it may be read after */
+        rx_node__log(n, j->id, j->tenant, "POST", kind_path(kind), err.http_status, 0, 0, 0,
                      (double)(rx_now_ns() - j->t0_ns) / 1e6, j->trace);
         j->req = NULL;
         job_free(j);

@@ -6,12 +6,13 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
-from rxserve import STORIES, Server, check, finish, now_ms, raw, read_ref  # noqa: E402
+from rxserve import BIN, STORIES, Server, check, finish, now_ms, raw, read_ref  # noqa: E402
 
 refs = read_ref()
 
@@ -81,7 +82,8 @@ check(srv.request("GET", "/health")[0] == 200, "alive after broken clients")
 # --- a full queue answers 503 at once (tiny-random: slow enough per token to hold a slot) ---
 TINY = STORIES.replace("stories260K.gguf", "tiny-random-Q4_0.gguf")
 long_req = {"prompt": "Once upon a time", "max_tokens": 300, "temperature": 0, "reflex": {"ignore_eos": True}}
-small = Server("serve", ["-m", TINY, "-np", "1", "--queue", "1", "-t", "1", "--quiet"])
+# not --quiet: the node's own log gives the time it took to answer each 503
+small = Server("serve", ["-m", TINY, "-np", "1", "--queue", "1", "-t", "1"])
 answers = []
 
 
@@ -106,7 +108,7 @@ def timed():
     answers.append((status, elapsed, retry, json.loads(payload) if status == 503 else None))
 
 
-ts = [threading.Thread(target=timed) for _ in range(6)]
+ts = [threading.Thread(target=timed) for _ in range(12)]
 for t in ts:
     t.start()
 for t in ts:
@@ -115,7 +117,18 @@ full = [a for a in answers if a[0] == 503]
 check(len([a for a in answers if a[0] == 200]) >= 2 and len(full) >= 1, f"queue: {[a[0] for a in answers]}")
 for st, elapsed, retry, payload in full:
     check(retry and payload["error"]["message"], f"503 without Retry-After or message: {payload}")
-    check(elapsed < 10, f"503 took {elapsed:.1f} ms (want < 10)")
+# the node's own handling time for each 503, from its request log
+server_ms = [json.loads(line)["total_ms"] for line in small.log
+             if line.startswith("{") and '"status":503' in line]
+check(len(server_ms) == len(full) and max(server_ms) < 10, f"node-side 503 times {server_ms} ms (want < 10)")
+# and as a client sees it: the median, so one scheduling hiccup on a shared CPU does not count;
+# under sanitizers the instrumented loop is several times slower, so only the node-side bound holds
+sanitized = "asan" in subprocess.run([BIN, "version"], capture_output=True, text=True).stdout
+client_ms = sorted(a[1] for a in full)
+median = client_ms[len(client_ms) // 2] if client_ms else 0
+print(f"503 latency: client median {median:.2f} ms, max {max(client_ms or [0]):.2f} ms; "
+      f"node max {max(server_ms or [0]):.3f} ms")
+check(sanitized or median < 10, f"client-side 503 median {median:.1f} ms (want < 10)")
 
 # --- API keys, reloaded on SIGHUP ---
 keyfile = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"rx-keys-{os.getpid()}")
