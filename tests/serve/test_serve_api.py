@@ -128,6 +128,7 @@ if ok:
 st, _, out = srv.json("GET", "/v1/models")
 check(st == 200 and out["data"][0]["id"] == "stories260K", f"models {out}")
 check(srv.request("GET", "/health")[0] == 200, "health")
+check("access-control-allow-origin" not in srv.request("GET", "/v1/models")[1], "no CORS unless asked")
 check(srv.request("GET", "/ready")[0] == 200, "ready")
 st, _, out = srv.json("GET", "/v1/status")
 check(st == 200 and out["slots"]["total"] == 16 and len(out["sha256"]) == 64 and out["tier"] == "access"
@@ -145,6 +146,14 @@ for name in ["reflex_time_to_first_token_seconds_bucket", "reflex_inter_token_la
              "reflex_kv_cells_used", "reflex_kv_cells_total", "reflex_prefix_cache_hit_ratio"]:
     check(name in text, f"/metrics lacks {name}")
 check(srv.metric("reflex_prefix_cache_hit_ratio") > 0, "prefix cache hits after repeated prompts")
+
+# --- the prefix cache is partitioned by tenant: another user never hits a prompt's cache ---
+secret = "Once upon a time there was a secret garden behind the old house"
+st, _, first = complete(secret, max_tokens=2, user="alice")
+st, _, again = complete(secret, max_tokens=2, user="alice")
+check(again["usage"]["prompt_tokens_details"]["cached_tokens"] > 0, f"same tenant reuses: {again['usage']}")
+st, _, other = complete(secret, max_tokens=2, user="mallory")
+check(other["usage"]["prompt_tokens_details"]["cached_tokens"] == 0, f"other tenant: {other['usage']}")
 
 # --- bad requests: 4xx with an OpenAI error naming the field ---
 def bad(path, body, status, param=None, raw=False):
@@ -187,4 +196,14 @@ check(srv.request("POST", "/v1/models", {})[0] == 405, "POST on GET route 405")
 st, _, out = complete(refs[2]["prompt"], max_tokens=refs[2]["n_predict"])
 check(st == 200 and out["choices"][0]["text"] == refs[2]["text"], "still serving after bad input")
 check(srv.stop() == 0, f"SIGTERM exit code (log tail {srv.log[-3:]})")
+
+# --- CORS: off by default, on for one origin ---
+cors = Server("serve", ["-m", STORIES, "--cors-origin", "https://app.example", "--quiet"])
+st, hdrs, _ = cors.request("OPTIONS", "/v1/chat/completions",
+                           headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST"})
+check(st == 204 and hdrs.get("access-control-allow-origin") == "https://app.example"
+      and "POST" in hdrs.get("access-control-allow-methods", ""), f"CORS preflight: {st} {hdrs}")
+st, hdrs, _ = cors.request("GET", "/v1/models")
+check(hdrs.get("access-control-allow-origin") == "https://app.example", f"CORS header: {hdrs}")
+check(cors.stop() == 0, "cors server exit")
 finish()
