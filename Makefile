@@ -35,11 +35,13 @@ fuzz:
 deps:
 	bash scripts/install-deps
 
-# The README's first command: install, build, and run the embedded default on stories260K.
-# (Today: the engine alone; `reflex serve` + `reflex gateway` join it with issues 4 and 5.)
+# The README's first command: install, build, and run the embedded default on stories260K: a node
+# (reflex serve) and a gateway (reflex gateway) on 127.0.0.1, the gateway on port 8080. Ctrl-C
+# stops both.
 MODEL ?= ../shared/models/stories260K.gguf
+PORT ?= 8080
 up: deps all
-	./build/reflex run -m $(MODEL) -p "Once upon a time" -n 128
+	./build/reflex up -m $(MODEL) --port $(PORT)
 
 # Side-by-side speed against llama.cpp: make bench LLAMA_CPP=/path/to/llama.cpp/build
 bench: all
