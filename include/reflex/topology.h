@@ -34,12 +34,39 @@ typedef struct {
     int weight;                                 /* 1..1000, default 1 */
 } rx_upstream_spec;
 
+/* A per-model traffic split, written as
+ *   --split 'MODEL=VERSION_A:90,VERSION_B:10;sticky;shadow=VERSION_C'
+ * A request for MODEL goes to one version, picked by weight (sticky: by a hash of the request's
+ * user, so a user stays on one version while the split holds); VERSION_x are model ids that
+ * upstreams serve. A shadow version gets a copy of each request whose answer is discarded, its
+ * latency and errors recorded. A/B is 50:50, a canary 95:5, blue-green a switch from 100:0 to
+ * 0:100 in one change. */
+#define RX_SPLIT_MAX_VERSIONS 8
+typedef struct {
+    char model[128];
+    int n_versions;
+    char version[RX_SPLIT_MAX_VERSIONS][128];
+    int weight[RX_SPLIT_MAX_VERSIONS]; /* 0..1000; at least one > 0 */
+    bool sticky;
+    char shadow[128]; /* "" for none */
+} rx_split;
+
+#define RX_TOPO_MAX_SPLITS 16
+
 typedef struct {
     rx_tier tier;
     char region[64], site[64];
     int n_upstreams;
     rx_upstream_spec upstreams[RX_TOPO_MAX_UPSTREAMS];
+    int n_splits;
+    rx_split splits[RX_TOPO_MAX_SPLITS];
 } rx_topology;
+
+/* Parses one --split string. RX_ERR_FORMAT naming the field. */
+rx_status rx_split_parse(const char *spec, rx_split *out);
+/* The version for a request: by a hash of user when sticky and user is set, else by r, a
+ * uniform draw in [0, 1). Returns the version's index. */
+int rx_split_pick(const rx_split *s, const char *user, double r);
 
 /* Parses one --upstream string into *out. RX_ERR_FORMAT with a message naming the field. */
 rx_status rx_upstream_parse(const char *spec, rx_upstream_spec *out);

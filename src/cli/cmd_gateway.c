@@ -19,6 +19,9 @@ static const char usage[] =
     "\n"
     "  --upstream SPEC      'http://HOST:PORT;tier=access;site=S;region=R;domains=public,D;\n"
     "                       models=M1,ID=ALIAS;weight=N;name=NAME' (repeatable)\n"
+    "  --split 'MODEL=V1:90,V2:10[;sticky][;shadow=V3]'   traffic split of a model over\n"
+    "                       versions (ids upstreams serve); sticky keeps a user on one version\n"
+    "  --admin-key KEY      enables GET/POST /admin/splits (changes under load, atomically)\n"
     "  --tier T, --region R, --site S   where this gateway stands (default tier access)\n"
     "  --host ADDR          listen address (default 127.0.0.1)\n"
     "  --port N             listen port (default 8080; 0 = any free port)\n"
@@ -64,6 +67,18 @@ static int value_flag(gw_opts *o, const char *a, const char *v)
             return -1;
         }
         c->topo.n_upstreams++;
+    } else if (is(a, "--split")) {
+        if (c->topo.n_splits == RX_TOPO_MAX_SPLITS) {
+            rx_cli_usage_error("gateway", "at most %d splits", RX_TOPO_MAX_SPLITS);
+            return -1;
+        }
+        if (rx_split_parse(v, &c->topo.splits[c->topo.n_splits]) != RX_OK) {
+            rx_cli_usage_error("gateway", "--split: %s", rx_last_error());
+            return -1;
+        }
+        c->topo.n_splits++;
+    } else if (is(a, "--admin-key")) {
+        c->admin_key = v;
     } else if (is(a, "--tier")) {
         if (rx_tier_parse(v, &c->topo.tier) != RX_OK) {
             rx_cli_usage_error("gateway", "--tier: %s", rx_last_error());

@@ -42,7 +42,7 @@ static char *status_json(rx_gateway *g)
 
 static char *metrics_text(rx_gateway *g)
 {
-    size_t cap = 16384 + (size_t)g->n_ups * 1024, n = 0;
+    size_t cap = 24576 + (size_t)g->n_ups * 1024, n = 0;
     char *b = malloc(cap);
     if (!b) return NULL;
 #define PUT(...)                                                                                   \
@@ -81,6 +81,22 @@ static char *metrics_text(rx_gateway *g)
     for (int i = 0; i < g->n_ups; i++)
         PUT("reflex_gateway_upstream_requests_total{upstream=\"%s\"} %llu\n", g->ups[i].spec.name,
             (unsigned long long)g->ups[i].requests);
+    PUT("# HELP reflex_gateway_split_requests_total Requests per traffic-split version.\n"
+        "# TYPE reflex_gateway_split_requests_total counter\n");
+    for (int i = 0; i < g->cfg.topo.n_splits; i++)
+        for (int k = 0; k < g->cfg.topo.splits[i].n_versions; k++)
+            PUT("reflex_gateway_split_requests_total{model=\"%s\",version=\"%s\"} %llu\n",
+                g->cfg.topo.splits[i].model, g->cfg.topo.splits[i].version[k],
+                (unsigned long long)g->m.split_requests[i][k]);
+    PUT("# TYPE reflex_gateway_shadow_requests_total counter\nreflex_gateway_shadow_requests_total "
+        "%llu\n"
+        "# TYPE reflex_gateway_shadow_errors_total counter\nreflex_gateway_shadow_errors_total "
+        "%llu\n",
+        (unsigned long long)g->m.shadow_requests, (unsigned long long)g->m.shadow_errors);
+    PUT("# HELP reflex_gateway_shadow_duration_seconds Shadow copies, whole answer.\n"
+        "# TYPE reflex_gateway_shadow_duration_seconds histogram\n");
+    n += rx_hist_format(&g->m.shadow, "reflex_gateway_shadow_duration_seconds", "", b + n, cap - n);
+    if (n >= cap) n = cap - 1;
     PUT("# HELP reflex_gateway_ttft_seconds Client-side time to first byte of the answer.\n"
         "# TYPE reflex_gateway_ttft_seconds histogram\n");
     n += rx_hist_format(&g->m.ttft, "reflex_gateway_ttft_seconds", "", b + n, cap - n);
@@ -118,6 +134,10 @@ static void handle(rx_http_req *req, void *user)
     }
     if (strcmp(path, "/v1/status") == 0) {
         reply(req, 200, "application/json", status_json(g));
+        return;
+    }
+    if (strncmp(path, "/admin/", 7) == 0) {
+        gw_admin_handle(g, req);
         return;
     }
     if (strncmp(path, "/v1/", 4) == 0) {
@@ -169,7 +189,11 @@ rx_status rx_gateway_run(const rx_gateway_config *cfg)
     if (g->cfg.retry_budget <= 0) g->cfg.retry_budget = 0.2;
     rx_hist_init(&g->m.ttft, rx_hist_latency_bounds, rx_hist_latency_n);
     rx_hist_init(&g->m.total, rx_hist_latency_bounds, rx_hist_latency_n);
-    rx_status s = rx_http_server_create(&cfg->http, handle, g, &g->http);
+    rx_hist_init(&g->m.shadow, rx_hist_latency_bounds, rx_hist_latency_n);
+    g->rng = 0x9e3779b97f4a7c15ull ^ (uint64_t)rx_now_ns();
+    const char *admin_keys[1] = {cfg->admin_key};
+    rx_status s = rx_auth_load(admin_keys, cfg->admin_key ? 1 : 0, NULL, &g->admin);
+    if (s == RX_OK) s = rx_http_server_create(&cfg->http, handle, g, &g->http);
     if (s == RX_OK) {
         const int port = rx_http_server_port(g->http);
         if (cfg->name)
@@ -192,6 +216,7 @@ rx_status rx_gateway_run(const rx_gateway_config *cfg)
     snprintf(msg, sizeof msg, "%s", rx_last_error());
     gw_upstreams_stop(g);
     rx_http_server_free(g->http);
+    rx_auth_free(&g->admin);
     free(g);
     return s == RX_OK ? RX_OK : rx_error(s, "%s", msg);
 }

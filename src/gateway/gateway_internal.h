@@ -12,6 +12,7 @@
 #include "reflex/gateway.h"
 #include "reflex/http.h"
 #include "reflex/http_client.h"
+#include "serve/auth.h"
 
 #define GW_MAX_DIGESTS 64
 
@@ -37,7 +38,11 @@ typedef struct {
 
 typedef struct {
     uint64_t requests, retries, failovers, escalations, ejections, unavailable, resumed;
+    uint64_t shadow_requests, shadow_errors;
     rx_histogram ttft, total; /* seconds, as the client sees them */
+    rx_histogram shadow;      /* seconds, the shadow copies' whole answers */
+    /* requests per split version, [split][version] (reset when a split changes) */
+    uint64_t split_requests[RX_TOPO_MAX_SPLITS][RX_SPLIT_MAX_VERSIONS];
 } gw_metrics;
 
 typedef struct gw_proxy gw_proxy;
@@ -50,8 +55,10 @@ typedef struct rx_gateway {
     gw_metrics m;
     char name[160];
     bool draining;
-    int n_active; /* proxied requests in flight */
-    uint64_t rr;  /* tie breaker */
+    int n_active;  /* proxied requests in flight */
+    uint64_t rr;   /* tie breaker */
+    uint64_t rng;  /* split draws (xorshift) */
+    rx_auth admin; /* owned: --admin-key; none: the admin API is off */
 } rx_gateway;
 
 /* upstream.c */
@@ -75,6 +82,12 @@ typedef struct {
 
 /* Picks an upstream index (or -1) and writes a one-line reason to why. */
 int gw_route(rx_gateway *g, const gw_route_req *r, char *why, size_t why_cap);
+
+/* admin.c: GET/POST /admin/splits (Bearer --admin-key) */
+void gw_admin_handle(rx_gateway *g, rx_http_req *req);
+/* shadow.c: a copy of a request to a shadow version; the answer is discarded */
+void gw_shadow_send(rx_gateway *g, const char *version, const char *domain, const char *path,
+                    const char *body, size_t len);
 
 /* proxy.c */
 void gw_proxy_handle(rx_gateway *g, rx_http_req *req, const char *path);

@@ -22,6 +22,7 @@ struct gw_proxy {
     char path[64];
     json_t *json; /* owned: the request body, when it is a JSON object */
     char model[128], domain[64], user[128];
+    char version[128]; /* the split's pick for model, when it has a split */
     gw_route_req route;
     bool stream, chat;
     int upstream;       /* index of the current upstream, -1 before the first */
@@ -40,7 +41,7 @@ struct gw_proxy {
     bool ids_complete;     /* every content chunk carried its ids */
     bool resumable;        /* a stream of one choice */
     int tokens_delivered, attempts, resumes;
-    char why[320];
+    char why[768];
     char trace[64];
 };
 
@@ -345,7 +346,7 @@ static char *body_for(gw_proxy *p, const gw_upstream *u, size_t *len)
     }
     json_t *o = json_deep_copy(p->json);
     const char *id;
-    if (o && p->model[0] && rx_upstream_serves(&u->spec, p->model, &id))
+    if (o && p->route.model && rx_upstream_serves(&u->spec, p->route.model, &id))
         json_object_set_new(o, "model", json_string(id));
     if (o && p->resumes && p->ids_complete && json_array_size(p->delivered_ids)) {
         json_t *mt = json_object_get(o, "max_completion_tokens");
@@ -400,7 +401,12 @@ static void attempt(gw_proxy *p)
         finish_quietly(p);
         return;
     }
-    int i = gw_route(g, &p->route, p->why, sizeof p->why);
+    char why[256];
+    int i = gw_route(g, &p->route, why, sizeof why);
+    if (p->version[0])
+        snprintf(p->why, sizeof p->why, "split %s -> %s; %s", p->model, p->version, why);
+    else
+        snprintf(p->why, sizeof p->why, "%s", why);
     if (i < 0) {
         fail_client(p, 503, "no_upstream", p->why);
         return;
@@ -473,6 +479,34 @@ static bool inspect(gw_proxy *p)
     return true;
 }
 
+/* A model with a traffic split goes to one of its versions (and a copy to its shadow). */
+static void apply_split(gw_proxy *p)
+{
+    rx_gateway *g = p->g;
+    if (!p->model[0]) return;
+    for (int i = 0; i < g->cfg.topo.n_splits; i++) {
+        const rx_split *sp = &g->cfg.topo.splits[i];
+        if (strcmp(sp->model, p->model) != 0) continue;
+        g->rng ^= g->rng << 13;
+        g->rng ^= g->rng >> 7;
+        g->rng ^= g->rng << 17;
+        const double r = (double)(g->rng >> 11) / 9007199254740992.0;
+        const int v = rx_split_pick(sp, p->user[0] ? p->user : NULL, r);
+        g->m.split_requests[i][v]++;
+        snprintf(p->version, sizeof p->version, "%s", sp->version[v]);
+        p->route.model = p->version;
+        if (sp->shadow[0] && p->json) {
+            json_t *copy = json_deep_copy(p->json);
+            json_object_set_new(copy, "model", json_string(sp->shadow));
+            char *body = copy ? json_dumps(copy, JSON_COMPACT) : NULL;
+            json_decref(copy);
+            if (body) gw_shadow_send(g, sp->shadow, p->domain, p->path, body, strlen(body));
+            free(body);
+        }
+        return;
+    }
+}
+
 void gw_proxy_handle(rx_gateway *g, rx_http_req *req, const char *path)
 {
     gw_proxy *p = calloc(1, sizeof *p);
@@ -508,6 +542,7 @@ void gw_proxy_handle(rx_gateway *g, rx_http_req *req, const char *path)
         snprintf(p->domain, sizeof p->domain, "%s", hdr_domain);
     }
     p->route.domain = p->domain;
+    apply_split(p);
     p->delivered_ids = json_array();
     p->ids_complete = true;
     rx_http_on_close(req, on_client_gone, p);
