@@ -130,6 +130,7 @@ static void handle_data(rx_sse_client *c, const char *data, size_t len)
 
 static void dispatch(rx_sse_client *c)
 {
+    c->drop_event = false;
     if (!c->has_data) return;
     c->data[c->data_len] = '\0'; /* room is kept by add_data */
     handle_data(c, c->data, c->data_len);
@@ -140,10 +141,12 @@ static void dispatch(rx_sse_client *c)
 static rx_status add_data(rx_sse_client *c, const char *v, size_t n)
 {
     size_t sep = c->has_data ? 1 : 0;
+    if (c->drop_event) return RX_OK;
     if (c->data_len + sep + n > RX_SSE_MAX_EVENT) {
         c->malformed++;
         note(c, "event data over %u bytes", RX_SSE_MAX_EVENT);
         c->has_data = false;
+        c->drop_event = true;
         c->data_len = 0;
         return RX_OK;
     }
@@ -202,10 +205,13 @@ rx_status rx_sse_client_feed(rx_sse_client *c, const char *ptr, size_t len)
         if (q == end) break;
         c->skip_lf = *q == '\r';
         p = q + 1;
-        if (c->overflow) {
+        if (c->overflow) { /* the event lost a line: drop all of it */
             c->overflow = false;
             c->malformed++;
             note(c, "line over %u bytes", RX_SSE_MAX_EVENT);
+            c->drop_event = true;
+            c->has_data = false;
+            c->data_len = 0;
             continue;
         }
         rx_status s = handle_line(c, c->line, c->line_len);
@@ -219,12 +225,12 @@ void rx_sse_client_finish(rx_sse_client *c)
 {
     /* SSE drops an event that the stream did not end with a blank line; a server that stops
      * mid-event has sent a broken stream, so it counts. */
-    if (c->line_len || c->has_data || c->overflow) {
+    if (c->line_len || c->has_data || c->overflow || c->drop_event) {
         c->malformed++;
         note(c, "stream ended inside an event");
     }
     c->line_len = c->data_len = 0;
-    c->has_data = c->overflow = c->skip_lf = false;
+    c->has_data = c->overflow = c->skip_lf = c->drop_event = false;
 }
 
 rx_status rx_sse_request_body(rx_lg_endpoint ep, const char *model, const char *prompt,

@@ -22,9 +22,10 @@ typedef struct {
     size_t line_len, line_cap;
     char *data; /* data lines of the event being read, joined with '\n' (owned) */
     size_t data_len, data_cap;
-    bool has_data; /* a data: field was seen in this event */
-    bool skip_lf;  /* the last line ended in CR: an LF right after it belongs to it */
-    bool overflow; /* the current line or event passed RX_SSE_MAX_EVENT; dropped */
+    bool has_data;   /* a data: field was seen in this event */
+    bool skip_lf;    /* the last line ended in CR: an LF right after it belongs to it */
+    bool overflow;   /* the current line passed RX_SSE_MAX_EVENT; dropped */
+    bool drop_event; /* the current event's data passed it; dropped up to the blank line */
     rx_sse_on_content on_content;
     void *user;
     /* --- what the stream said --- */
