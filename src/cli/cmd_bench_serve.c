@@ -122,7 +122,7 @@ static int parse_flag(serve_opts *o, const char *a, const char *v)
         c->endpoint = strcmp(v, "chat") == 0 ? RX_LG_CHAT : RX_LG_COMPLETIONS;
     } else if (strcmp(a, "--slo") == 0) {
         if (rx_lg_slo_parse(v, &o->slo) != RX_OK)
-            return rx_cli_usage_error(CMD, "--slo: %s", rx_last_error());
+            return rx_cli_usage_error(CMD, "--%s", rx_last_error()); /* "--slo: ..." */
         o->slo_text = v;
     } else {
         return rx_cli_usage_error(CMD, "unknown flag: %s", a);
