@@ -37,8 +37,7 @@ static bool parse_list(const char *flag, const char *s, int64_t lo, int64_t hi, 
     char buf[256];
     snprintf(buf, sizeof buf, "%s", s);
     out->n = 0;
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
-         tok = strtok_r(NULL, ",", &save)) {
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         if (out->n == MAX_LIST) {
             rx_cli_usage_error("bench", "%s: at most %d values", flag, MAX_LIST);
             return false;
@@ -78,8 +77,7 @@ static int parse(bench_opts *o, int argc, char **argv)
             fputs(usage, stdout);
             return 0;
         }
-        if (i + 1 >= argc)
-            return rx_cli_usage_error("bench", "unknown flag or missing value: %s", a);
+        if (i + 1 >= argc) return rx_cli_usage_error("bench", "unknown flag or missing value: %s", a);
         const char *v = argv[++i];
         if (strcmp(a, "-p") == 0 || strcmp(a, "--n-prompt") == 0) {
             if (!parse_list(a, v, 0, 1 << 16, &o->pp)) return 2;
@@ -119,15 +117,9 @@ static void describe(const rx_model *m, const char *path, model_info *mi)
     }
     const rx_model_hparams *hp = rx_model_hparams_of(m);
     double p = (double)mi->params;
-    if (p >= 1e9)
-        snprintf(mi->name, sizeof mi->name, "%s %.1fB %s", hp->arch, p / 1e9,
-                 rx_type_name(hp->ftype));
-    else if (p >= 1e6)
-        snprintf(mi->name, sizeof mi->name, "%s %.0fM %s", hp->arch, p / 1e6,
-                 rx_type_name(hp->ftype));
-    else
-        snprintf(mi->name, sizeof mi->name, "%s %.0fK %s", hp->arch, p / 1e3,
-                 rx_type_name(hp->ftype));
+    if (p >= 1e9) snprintf(mi->name, sizeof mi->name, "%s %.1fB %s", hp->arch, p / 1e9, rx_type_name(hp->ftype));
+    else if (p >= 1e6) snprintf(mi->name, sizeof mi->name, "%s %.0fM %s", hp->arch, p / 1e6, rx_type_name(hp->ftype));
+    else snprintf(mi->name, sizeof mi->name, "%s %.0fK %s", hp->arch, p / 1e3, rx_type_name(hp->ftype));
 }
 
 typedef struct {
@@ -142,30 +134,25 @@ typedef struct {
 static rx_status run_test(rx_context *c, bool pp, int32_t n, int32_t bos, int reps, result *r)
 {
     uint64_t ns;
-    rx_status s =
-        pp ? rx_bench_pp(c, n, bos, 1, &ns) : rx_bench_tg(c, n, bos, 1, &ns); /* warm-up */
+    rx_status s = pp ? rx_bench_pp(c, n, bos, 1, &ns) : rx_bench_tg(c, n, bos, 1, &ns); /* warm-up */
     double sum = 0.0, sq = 0.0;
     for (int k = 0; k < reps && s == RX_OK; k++) {
-        s = pp ? rx_bench_pp(c, n, bos, (uint64_t)k + 2, &ns)
-               : rx_bench_tg(c, n, bos, (uint64_t)k + 2, &ns);
+        s = pp ? rx_bench_pp(c, n, bos, (uint64_t)k + 2, &ns) : rx_bench_tg(c, n, bos, (uint64_t)k + 2, &ns);
         r->samples[k] = (double)n / ((double)ns / 1e9);
         sum += r->samples[k];
     }
     if (s != RX_OK) return s;
     r->n_samples = reps;
     r->mean = sum / reps;
-    for (int k = 0; k < reps; k++)
-        sq += (r->samples[k] - r->mean) * (r->samples[k] - r->mean);
+    for (int k = 0; k < reps; k++) sq += (r->samples[k] - r->mean) * (r->samples[k] - r->mean);
     r->stddev = reps > 1 ? sqrt(sq / (reps - 1)) : 0.0;
     return RX_OK;
 }
 
 static void print_md_header(void)
 {
-    printf("| model                          |       size |     params | backend    | threads |    "
-           "      test |                  t/s |\n");
-    printf("| ------------------------------ | ---------: | ---------: | ---------- | ------: | "
-           "------------: | -------------------: |\n");
+    printf("| model                          |       size |     params | backend    | threads |          test |                  t/s |\n");
+    printf("| ------------------------------ | ---------: | ---------: | ---------- | ------: | ------------: | -------------------: |\n");
 }
 
 static void print_md(const model_info *mi, const char *kernels, const result *r)
@@ -174,8 +161,7 @@ static void print_md(const model_info *mi, const char *kernels, const result *r)
     snprintf(test, sizeof test, "%s%d", r->pp ? "pp" : "tg", r->n);
     snprintf(ts, sizeof ts, "%.2f ± %.2f", r->mean, r->stddev);
     snprintf(size, sizeof size, "%.2f MiB", (double)mi->bytes / (1024.0 * 1024.0));
-    snprintf(params, sizeof params, "%.2f %s",
-             mi->params >= 1e9 ? mi->params / 1e9 : mi->params / 1e6,
+    snprintf(params, sizeof params, "%.2f %s", mi->params >= 1e9 ? mi->params / 1e9 : mi->params / 1e6,
              mi->params >= 1e9 ? "B" : "M");
     snprintf(backend, sizeof backend, "CPU %s", kernels);
     printf("| %-30s | %10s | %10s | %-10s | %7d | %13s | %20s |\n", mi->name, size, params, backend,
@@ -190,11 +176,10 @@ static void print_json(const model_info *mi, const char *kernels, const result *
            "\"weight_bytes_per_token\": %llu, \"n_prompt\": %d, \"n_gen\": %d, \"avg_ts\": %.6f, "
            "\"stddev_ts\": %.6f, \"samples_ts\": [",
            first ? "" : ",\n", mi->path, mi->name, (unsigned long long)mi->bytes,
-           (unsigned long long)mi->params, kernels, r->threads,
-           (unsigned long long)mi->weight_bytes, r->pp ? r->n : 0, r->pp ? 0 : r->n, r->mean,
-           r->stddev);
-    for (int k = 0; k < r->n_samples; k++)
-        printf("%s%.6f", k ? ", " : "", r->samples[k]);
+           (unsigned long long)mi->params, kernels, r->threads, (unsigned long long)mi->weight_bytes,
+           r->pp ? r->n : 0, r->pp ? 0 : r->n,
+           r->mean, r->stddev);
+    for (int k = 0; k < r->n_samples; k++) printf("%s%.6f", k ? ", " : "", r->samples[k]);
     printf("]}");
     fflush(stdout);
 }
@@ -209,22 +194,17 @@ int rx_cmd_bench(int argc, char **argv)
     rx_model *m;
     if (rx_model_load(o.eng.model, &m) != RX_OK) return rx_cli_fail("bench", "%s", rx_last_error());
     uint32_t bos_u32;
-    int32_t bos =
-        rx_gguf_get_u32(rx_model_gguf(m), "tokenizer.ggml.bos_token_id", &bos_u32) == RX_OK &&
-                bos_u32 < rx_model_hparams_of(m)->n_vocab
-            ? (int32_t)bos_u32
-            : -1;
+    int32_t bos = rx_gguf_get_u32(rx_model_gguf(m), "tokenizer.ggml.bos_token_id", &bos_u32) == RX_OK &&
+                          bos_u32 < rx_model_hparams_of(m)->n_vocab
+                      ? (int32_t)bos_u32
+                      : -1;
     model_info mi;
     describe(m, o.eng.model, &mi);
     int64_t max_pp = 0, max_tg = 0;
-    for (int i = 0; i < o.pp.n; i++)
-        max_pp = o.pp.v[i] > max_pp ? o.pp.v[i] : max_pp;
-    for (int i = 0; i < o.tg.n; i++)
-        max_tg = o.tg.v[i] > max_tg ? o.tg.v[i] : max_tg;
-    if (o.json)
-        printf("[\n");
-    else
-        print_md_header();
+    for (int i = 0; i < o.pp.n; i++) max_pp = o.pp.v[i] > max_pp ? o.pp.v[i] : max_pp;
+    for (int i = 0; i < o.tg.n; i++) max_tg = o.tg.v[i] > max_tg ? o.tg.v[i] : max_tg;
+    if (o.json) printf("[\n");
+    else print_md_header();
     bool first = true;
     code = 0;
     for (int ti = 0; ti < o.threads.n && code == 0; ti++) {
@@ -251,10 +231,8 @@ int rx_cmd_bench(int argc, char **argv)
                     code = rx_cli_fail("bench", "%s", rx_last_error());
                     break;
                 }
-                if (o.json)
-                    print_json(&mi, rx_context_kernels(c), &r, first);
-                else
-                    print_md(&mi, rx_context_kernels(c), &r);
+                if (o.json) print_json(&mi, rx_context_kernels(c), &r, first);
+                else print_md(&mi, rx_context_kernels(c), &r);
                 first = false;
             }
         }
