@@ -3,7 +3,9 @@
  * arrivals), times every content chunk on the client, and summarises TTFT, inter-token latency,
  * TPOT, end-to-end latency, throughput and goodput the way vLLM's `bench serve` does.
  *
- * Threading: everything runs on the calling thread (one libevent loop); nothing is shared. */
+ * Threading: everything runs on the calling thread (one libevent loop); nothing is shared.
+ * The process should ignore SIGPIPE (the CLI does), or a server that closes a connection
+ * while a request is being written kills it. */
 #ifndef REFLEX_LOADGEN_H
 #define REFLEX_LOADGEN_H
 
@@ -37,10 +39,11 @@ typedef struct {
 
 /* Deterministic synthetic prompts: n prompts of about prompt_len tokens each, drawn from a
  * fixed list of common English words with a generator seeded by seed (prompt i depends only
- * on (seed, i), so runs repeat and no two prompts share a long prefix). Heuristic: one common
- * word with its leading space is one token in GPT-2/Llama-3/Qwen-class BPE vocabularies, so
- * prompt_len words make about prompt_len tokens; small vocabularies split words into several
- * tokens. The server's usage figure is what the report shows. Free with rx_lg_prompts_free. */
+ * on (seed, i), so runs repeat and no two prompts share a long prefix). Heuristic: each word
+ * of the list, with its leading space, is one token in the large vocabularies served models
+ * use (exact for GPT-2, Llama SentencePiece 32k and Phi-3), so prompt_len words make
+ * prompt_len tokens there; tiny vocabularies split words (stories260K: ~2.9 tokens a word).
+ * The server's usage figure is what the report shows. Free with rx_lg_prompts_free. */
 rx_status rx_lg_prompts_synth(uint64_t seed, int64_t n, int32_t prompt_len, int32_t output_len,
                               rx_lg_prompt **out);
 /* A JSON-lines file: one object per line with "prompt" (string) and optional "output_len"

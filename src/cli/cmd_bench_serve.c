@@ -2,6 +2,7 @@
  * llama-server, vLLM). Parses and checks flags, builds the prompts, probes the server, runs the
  * load (src/bench) and prints the summary; --json writes every request too. */
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,6 +253,9 @@ int rx_cmd_bench_serve(int argc, char **argv)
     serve_opts o;
     int code = parse(&o, argc, argv);
     if (code >= 0) return code;
+    /* a server that closes while a request is being written must fail that request, not
+     * kill the process */
+    signal(SIGPIPE, SIG_IGN);
     rx_status s = rx_lg_probe(o.cfg.url, 5.0);
     if (s == RX_ERR_INVALID_ARG || s == RX_ERR_UNSUPPORTED)
         return rx_cli_usage_error(CMD, "--url: %s", rx_last_error());

@@ -210,67 +210,12 @@ static void test_arrivals(void **state)
     assert_int_equal(rx_bench__arrivals(INFINITY, 1.0, 1, 0, 5, &t, &n), RX_ERR_INVALID_ARG);
 }
 
-static int count_words(const char *s)
-{
-    int n = 0;
-    for (const char *p = s; *p; p++)
-        n += (p == s || p[-1] == ' ') && *p != ' ';
-    return n;
-}
-
-static void test_prompts(void **state)
-{
-    (void)state;
-    rx_lg_prompt *a, *b, *c;
-    assert_int_equal(rx_lg_prompts_synth(3, 4, 32, 16, &a), RX_OK);
-    assert_int_equal(rx_lg_prompts_synth(3, 4, 32, 16, &b), RX_OK);
-    assert_int_equal(rx_lg_prompts_synth(4, 4, 32, 16, &c), RX_OK);
-    for (int i = 0; i < 4; i++) {
-        assert_int_equal(count_words(a[i].text), 32);
-        assert_int_equal(a[i].output_len, 16);
-        assert_string_equal(a[i].text, b[i].text);
-        assert_string_not_equal(a[i].text, c[i].text);
-    }
-    assert_string_not_equal(a[0].text, a[1].text);
-    rx_lg_prompts_free(a, 4);
-    rx_lg_prompts_free(b, 4);
-    rx_lg_prompts_free(c, 4);
-
-    char path[4096];
-    snprintf(path, sizeof path, "%s/ds.jsonl", rxt_tmpdir());
-    FILE *f = fopen(path, "w");
-    fputs("{\"prompt\": \"hello there\", \"output_len\": 5}\n\n{\"prompt\": \"x\"}\n", f);
-    fclose(f);
-    int64_t n;
-    assert_int_equal(rx_lg_prompts_load(path, 9, &a, &n), RX_OK);
-    assert_int_equal(n, 2);
-    assert_string_equal(a[0].text, "hello there");
-    assert_int_equal(a[0].output_len, 5);
-    assert_int_equal(a[1].output_len, 9);
-    rx_lg_prompts_free(a, n);
-    const char *bad[] = {"{\"prompt\": 1}\n", "not json\n",
-                         "{\"prompt\": \"a\", \"output_len\": 0}\n", "\n\n"};
-    for (int i = 0; i < 4; i++) {
-        f = fopen(path, "w");
-        fputs("{\"prompt\": \"ok\"}\n", f);
-        fputs(bad[i], f);
-        fclose(f);
-        assert_int_equal(rx_lg_prompts_load(path, 9, &a, &n) != RX_OK, i < 3);
-        if (i < 3)
-            assert_non_null(strstr(rx_last_error(), "ds.jsonl:2:"));
-        else
-            rx_lg_prompts_free(a, n);
-    }
-    assert_int_equal(rx_lg_prompts_load("/nonexistent/x.jsonl", 9, &a, &n), RX_ERR_IO);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_percentile_exact), cmocka_unit_test(test_moments_and_dist),
         cmocka_unit_test(test_slo_parse),        cmocka_unit_test(test_summary_and_goodput),
         cmocka_unit_test(test_summary_empty),    cmocka_unit_test(test_arrivals),
-        cmocka_unit_test(test_prompts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
