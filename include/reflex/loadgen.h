@@ -54,9 +54,11 @@ rx_status rx_lg_prompts_load(const char *path, int32_t default_output_len, rx_lg
 void rx_lg_prompts_free(rx_lg_prompt *p, int64_t n); /* accepts NULL */
 
 typedef struct {
-    const char *url;     /* http://host[:port][/prefix]; the endpoint path is appended */
+    const char *url;     /* http[s]://host[:port][/prefix]; the endpoint path is appended */
     const char *model;   /* "model" field of each request */
     const char *api_key; /* NULL: no Authorization header */
+    const char *ca_file; /* https: PEM file of trusted CAs; NULL: the system's */
+    bool insecure;       /* https: skip certificate and host name checks */
     rx_lg_endpoint endpoint;
     int concurrency;   /* > 0: closed loop with this many streams */
     double rate;       /* > 0 (concurrency 0): open loop, requests per second; INFINITY: all at 0 */

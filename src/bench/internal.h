@@ -3,6 +3,7 @@
 #ifndef RX_BENCH_INTERNAL_H
 #define RX_BENCH_INTERNAL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "reflex/status.h"
@@ -35,11 +36,27 @@ typedef struct {
     int port;
     char host_header[300]; /* "host:port" */
     char path[1024];       /* "/v1/completions", after any prefix in the URL */
+    bool tls;              /* https:// */
 } rx_bench_target;
 
-/* Parses http://host[:port][/prefix]. RX_ERR_INVALID_ARG or RX_ERR_UNSUPPORTED (https) with a
- * message naming the URL. */
+/* Parses http[s]://host[:port][/prefix]. RX_ERR_INVALID_ARG with a message naming the URL. */
 rx_status rx_bench__target(const char *url, int endpoint, rx_bench_target *t);
+
+/* --- TLS for https targets (OpenSSL under libevent's bufferevent_openssl): tls.c --- */
+struct ssl_ctx_st;
+struct bufferevent;
+struct event_base;
+
+/* A client context that checks the server's certificate against ca_file (NULL: the system's
+ * CAs) unless insecure. RX_ERR_FORMAT naming ca_file if it does not load. */
+rx_status rx_bench__tls_ctx(const char *ca_file, bool insecure, struct ssl_ctx_st **out);
+void rx_bench__tls_ctx_free(struct ssl_ctx_st *ctx); /* accepts NULL */
+/* A fresh TLS bufferevent for one connection to host (SNI, and host or IP check unless
+ * insecure); NULL if out of memory. */
+struct bufferevent *rx_bench__tls_bev(struct event_base *base, struct ssl_ctx_st *ctx,
+                                      const char *host, bool insecure);
+/* OpenSSL's reason for the last failure on bev, or NULL. */
+const char *rx_bench__tls_error(struct bufferevent *bev);
 
 /* One gamma(shape, 1) draw (Marsaglia and Tsang). */
 double rx_bench__gamma(uint64_t *state, double shape);

@@ -7,6 +7,7 @@
  * inside an evhttp callback, so a failing server cannot recurse the stack. */
 #include <errno.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -37,11 +38,14 @@ typedef struct {
     char body[200]; /* start of a non-200 body, for the error message */
     size_t body_len;
     int32_t itl_cap;
+    bool stale;       /* https: the connection closed; open a new one before the next request */
+    char tls_err[96]; /* https: OpenSSL's reason when the connection failed */
 } lg_conn;
 
 struct lg_run {
     const rx_lg_config *cfg; /* borrowed */
     rx_bench_target target;
+    struct ssl_ctx_st *tls;       /* https only (owned) */
     struct event_base *base;      /* owned */
     struct event *tick, *arrival; /* owned */
     lg_conn *conns[MAX_CONNS];    /* owned, created on demand */
@@ -133,7 +137,11 @@ static void on_error(enum evhttp_request_error err, void *arg)
     lg_conn *c = arg;
     c->has_err = true;
     c->err = err;
-    c->err_errno = errno; /* evhttp restores the socket error before calling us */
+    /* evhttp restores the socket error before calling us; after an EOF it is stale */
+    c->err_errno = err == EVREQ_HTTP_EOF || errno == EINPROGRESS || errno == EAGAIN ? 0 : errno;
+    const char *tls =
+        c->run->tls ? rx_bench__tls_error(evhttp_connection_get_bufferevent(c->evcon)) : NULL;
+    if (tls) snprintf(c->tls_err, sizeof c->tls_err, "TLS: %s", tls);
 }
 
 /* --- the end of a request --- */
@@ -142,7 +150,9 @@ static void classify(lg_conn *c, rx_lg_record *r, bool complete)
 {
     rx_sse_client *s = &c->sse;
     if (!complete || r->http_status == 0) {
-        const char *why = c->err_errno ? strerror(c->err_errno) : "connection closed";
+        const char *why = c->tls_err[0]  ? c->tls_err
+                          : c->err_errno ? strerror(c->err_errno)
+                                         : "connection closed by the server";
         if (c->has_err && c->err == EVREQ_HTTP_TIMEOUT) {
             r->kind = RX_LG_TIMEOUT;
             snprintf(r->error, sizeof r->error, "no data for %.0f s", c->run->cfg->timeout_s);
@@ -178,6 +188,7 @@ static void finish(lg_conn *c, bool complete)
     rx_lg_record *r = rec_of(c);
     uint64_t now = rx_now_ns();
     if (complete) rx_sse_client_finish(&c->sse);
+    if (!complete && run->tls) c->stale = true;
     r->e2e_s = since(c->t_send_ns, now);
     classify(c, r, complete);
     r->usage_seen = c->sse.usage_seen;
@@ -193,6 +204,7 @@ static void finish(lg_conn *c, bool complete)
 }
 
 static void schedule(lg_run *run, lg_conn *c);
+static rx_status open_evcon(lg_run *run, lg_conn *c);
 
 static void on_done(struct evhttp_request *req, void *arg)
 {
@@ -260,11 +272,19 @@ static void start(lg_run *run, lg_conn *c)
     c->busy = true;
     c->got_headers = c->has_err = false;
     c->err_errno = 0;
+    c->tls_err[0] = '\0';
     c->body_len = 0;
     c->body[0] = '\0';
     c->itl_cap = 0;
     rx_sse_client_reset(&c->sse);
     run->in_flight++;
+    if (c->stale && open_evcon(run, c) != RX_OK) {
+        finish(c, false);
+        r->kind = RX_LG_CONNECT;
+        snprintf(r->error, sizeof r->error, "cannot open a connection");
+        schedule(run, c);
+        return;
+    }
     char *body = NULL;
     struct evhttp_request *req = NULL;
     if (rx_sse_request_body(cfg->endpoint, cfg->model, p->text, p->output_len, &body) == RX_OK)
@@ -325,21 +345,51 @@ static void schedule(lg_run *run, lg_conn *c)
     }
 }
 
+static void on_conn_close(struct evhttp_connection *evcon, void *arg)
+{
+    (void)evcon;
+    ((lg_conn *)arg)->stale = true;
+}
+
+/* (Re)opens c's connection object. Plain HTTP keeps one for good (evhttp reconnects by
+ * itself); an https one cannot be reconnected, since its TLS session is spent, so every close
+ * marks it stale and it is replaced before the next request, outside evhttp's callbacks. */
+static rx_status open_evcon(lg_run *run, lg_conn *c)
+{
+    if (c->evcon) evhttp_connection_free(c->evcon);
+    c->evcon = NULL;
+    const rx_bench_target *t = &run->target;
+    if (run->tls) {
+        struct bufferevent *bev =
+            rx_bench__tls_bev(run->base, run->tls, t->host, run->cfg->insecure);
+        if (bev)
+            c->evcon = evhttp_connection_base_bufferevent_new(run->base, NULL, bev, t->host,
+                                                              (unsigned short)t->port);
+        else
+            return rx_error(RX_ERR_NOMEM, "bench: cannot create a TLS connection");
+        if (!c->evcon) bufferevent_free(bev);
+    } else {
+        c->evcon = evhttp_connection_base_new(run->base, NULL, t->host, (unsigned short)t->port);
+    }
+    if (!c->evcon) return rx_error(RX_ERR_NOMEM, "bench: cannot create a connection");
+    double s = run->cfg->timeout_s > 0 ? run->cfg->timeout_s : 300.0;
+    struct timeval tv = {(time_t)s, (suseconds_t)((s - floor(s)) * 1e6)};
+    evhttp_connection_set_timeout_tv(c->evcon, &tv);
+    if (run->tls) evhttp_connection_set_closecb(c->evcon, on_conn_close, c);
+    c->stale = false;
+    return RX_OK;
+}
+
 static lg_conn *new_conn(lg_run *run)
 {
     if (run->n_conns == MAX_CONNS) return NULL;
     lg_conn *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->run = run;
-    c->evcon = evhttp_connection_base_new(run->base, NULL, run->target.host,
-                                          (unsigned short)run->target.port);
-    if (!c->evcon) {
+    if (open_evcon(run, c) != RX_OK) {
         free(c);
         return NULL;
     }
-    double t = run->cfg->timeout_s > 0 ? run->cfg->timeout_s : 300.0;
-    struct timeval tv = {(time_t)t, (suseconds_t)((t - floor(t)) * 1e6)};
-    evhttp_connection_set_timeout_tv(c->evcon, &tv);
     rx_sse_client_init(&c->sse, on_content, c);
     run->conns[run->n_conns++] = c;
     return c;
@@ -439,6 +489,7 @@ static void free_run(lg_run *run)
     if (run->tick) event_free(run->tick);
     if (run->arrival) event_free(run->arrival);
     if (run->base) event_base_free(run->base);
+    rx_bench__tls_ctx_free(run->tls);
     free(run->arrivals);
     free(run);
 }
@@ -457,6 +508,8 @@ rx_status rx_lg_run(const rx_lg_config *cfg, rx_lg_result **out)
     }
     run->cfg = cfg;
     s = rx_bench__target(cfg->url, cfg->endpoint, &run->target);
+    if (s == RX_OK && run->target.tls)
+        s = rx_bench__tls_ctx(cfg->ca_file, cfg->insecure, &run->tls);
     if (s == RX_OK && !(run->base = event_base_new()))
         s = rx_error(RX_ERR_NOMEM, "bench: cannot create an event loop");
     static const struct timeval tick = {0, 200000};

@@ -21,17 +21,17 @@ rx_status rx_bench__target(const char *url, int endpoint, rx_bench_target *t)
     const char *scheme = evhttp_uri_get_scheme(u), *host = evhttp_uri_get_host(u);
     const char *path = evhttp_uri_get_path(u);
     rx_status s = RX_OK;
-    if (scheme && strcmp(scheme, "https") == 0)
-        s = rx_error(RX_ERR_UNSUPPORTED, "%s: https is not supported yet; use http://", url);
-    else if (!scheme || strcmp(scheme, "http") != 0)
-        s = rx_error(RX_ERR_INVALID_ARG, "%s: expected http://host[:port]", url);
+    bool tls = scheme && strcmp(scheme, "https") == 0;
+    if (!scheme || (!tls && strcmp(scheme, "http") != 0))
+        s = rx_error(RX_ERR_INVALID_ARG, "%s: expected http://host[:port] or https://", url);
     else if (!host || !host[0] || strlen(host) >= sizeof t->host)
         s = rx_error(RX_ERR_INVALID_ARG, "%s: no host", url);
     else if (path && strlen(path) >= sizeof t->path - 32)
         s = rx_error(RX_ERR_INVALID_ARG, "%s: path too long", url);
     if (s == RX_OK) {
         int port = evhttp_uri_get_port(u);
-        t->port = port > 0 ? port : 80;
+        t->tls = tls;
+        t->port = port > 0 ? port : tls ? 443 : 80;
         snprintf(t->host, sizeof t->host, "%s", host);
         snprintf(t->host_header, sizeof t->host_header, "%s:%d", host, t->port);
         size_t n = path ? strlen(path) : 0;

@@ -25,7 +25,7 @@ static const char usage[] =
     "(max_tokens N, temperature 0, ignore_eos).\n"
     "\n"
     "options:\n"
-    "  --url URL           server base URL, http://host:port (a /v1 suffix is accepted)\n"
+    "  --url URL           server base URL, http[s]://host:port (a /v1 suffix is accepted)\n"
     "  --model M           model name sent in each request\n"
     "  --concurrency N     closed loop: N streams, each sends its next request when one ends\n"
     "  --rate R            open loop: R requests/s (Poisson arrivals; 'inf': all at once)\n"
@@ -40,6 +40,8 @@ static const char usage[] =
     "  --slo LIST          goodput objectives, e.g. ttft=500ms,itl=50ms,e2e=2s (also tpot);\n"
     "                      itl bounds every gap of a request, tpot its average\n"
     "  --api-key K         sent as 'Authorization: Bearer K'\n"
+    "  --cacert FILE       https: trust the CAs in this PEM file (default: the system's)\n"
+    "  --insecure          https: do not check the server's certificate\n"
     "  --seed S            prompts and arrival times (default 0)\n"
     "  --warmup W          W requests first, not counted (default 0)\n"
     "  --timeout S         give up on a request after S seconds without data (default 300)\n"
@@ -88,6 +90,8 @@ static int parse_flag(serve_opts *o, const char *a, const char *v)
         c->model = v;
     else if (strcmp(a, "--api-key") == 0)
         c->api_key = v;
+    else if (strcmp(a, "--cacert") == 0)
+        c->ca_file = v;
     else if (strcmp(a, "--dataset") == 0)
         o->dataset = v;
     else if (strcmp(a, "--json") == 0)
@@ -162,6 +166,10 @@ static int parse(serve_opts *o, int argc, char **argv)
             return 0;
         }
         if (strncmp(a, "--", 2) != 0) return rx_cli_usage_error(CMD, "unexpected argument: %s", a);
+        if (strcmp(a, "--insecure") == 0) {
+            o->cfg.insecure = true;
+            continue;
+        }
         if (i + 1 >= argc) return rx_cli_usage_error(CMD, "%s needs a value", a);
         int r = parse_flag(o, a, argv[++i]);
         if (r) return r;
@@ -257,8 +265,7 @@ int rx_cmd_bench_serve(int argc, char **argv)
      * kill the process */
     signal(SIGPIPE, SIG_IGN);
     rx_status s = rx_lg_probe(o.cfg.url, 5.0);
-    if (s == RX_ERR_INVALID_ARG || s == RX_ERR_UNSUPPORTED)
-        return rx_cli_usage_error(CMD, "--url: %s", rx_last_error());
+    if (s == RX_ERR_INVALID_ARG) return rx_cli_usage_error(CMD, "--url: %s", rx_last_error());
     if (s != RX_OK) return rx_cli_fail(CMD, "%s", rx_last_error());
     if (o.warmup > 0 && (code = warm_up(&o)) != 0) return code;
     /* distinct prompts for every request, up to a bound; beyond it they repeat */

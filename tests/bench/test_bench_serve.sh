@@ -54,7 +54,8 @@ expect 2 "bad --endpoint" "${base[@]}" --endpoint embeddings
 expect 2 "unknown flag" "${base[@]}" --frobnicate 1
 expect 2 "flag without value" "${base[@]}" --seed
 expect 2 "not an http URL" --url ftp://127.0.0.1/ --model m --concurrency 2 --requests 4 --prompt-len 8 --output-len 4
-expect 2 "https not yet" --url https://127.0.0.1:1/ --model m --concurrency 2 --requests 4 --prompt-len 8 --output-len 4
+expect 2 "not a URL" --url "http://[::1" --model m --concurrency 2 --requests 4 --prompt-len 8 --output-len 4
+expect 1 "https, nothing listening" --url "https://127.0.0.1:$dead" --insecure --model m --concurrency 2 --requests 4 --prompt-len 8 --output-len 4
 
 start=$(date +%s%N)
 expect 1 "nothing listening on $dead" "${base[@]}"
