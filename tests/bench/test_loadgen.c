@@ -1,19 +1,26 @@
 /* src/bench/loadgen.c end to end, with no other process: a small streaming server on libevent
  * runs in a thread on 127.0.0.1 and imitates an OpenAI server (completions and chat chunks, the
  * usage chunk, [DONE]); the model name asks it to fail in one way (503, malformed chunk, error
- * object, dropped connection, stall, no [DONE]). Checks closed and open loops, per-request
- * records, and that each failure is counted under its kind. */
+ * object, dropped connection, stall, no [DONE]; "close" ends every response with
+ * Connection: close). It also listens with TLS on a second port, with a self-signed certificate
+ * made here. Checks closed and open loops, per-request records, https with and without trust,
+ * reconnection, and that each failure is counted under its kind. */
 #include "rxtest.h"
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/thread.h>
 #include <jansson.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +33,10 @@
 
 typedef struct {
     struct event_base *base;
-    struct evhttp *http;
-    int port;
+    struct evhttp *http, *https;
+    int port, tls_port;
+    SSL_CTX *tls;
+    char cert_path[4096]; /* the self-signed certificate, as a CA file for the client */
     pthread_t thread;
     int requests, tokens; /* read after the thread has stopped */
 } fake_server;
@@ -142,6 +151,8 @@ static void on_request(struct evhttp_request *req, void *arg)
         IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     st->timer = evtimer_new(srv->base, on_tick, st);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/event-stream");
+    if (strcmp(st->model, "close") == 0)
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
     evhttp_send_reply_start(req, 200, "OK");
     evhttp_connection_set_closecb(evhttp_request_get_connection(req), on_client_gone, st);
     struct timeval tv = {0, 5000}; /* "prefill" */
@@ -155,19 +166,75 @@ static void *serve(void *arg)
     return NULL;
 }
 
-static int setup(void **state)
+/* A self-signed P-256 certificate for IP 127.0.0.1, written to path; the server's context. */
+static SSL_CTX *make_tls(const char *path)
 {
-    evthread_use_pthreads();
-    fake_server *srv = calloc(1, sizeof *srv);
-    srv->base = event_base_new();
-    srv->http = evhttp_new(srv->base);
-    evhttp_set_gencb(srv->http, on_request, srv);
-    struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(srv->http, "127.0.0.1", 0);
+    EVP_PKEY *key = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+    X509_gmtime_adj(X509_getm_notBefore(x), -60);
+    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+    X509_set_pubkey(x, key);
+    X509_NAME *name = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"127.0.0.1", -1, -1,
+                               0);
+    X509_set_issuer_name(x, name);
+    X509V3_CTX v3;
+    X509V3_set_ctx_nodb(&v3);
+    X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+    const char *exts[][2] = {{"subjectAltName", "IP:127.0.0.1"},
+                             {"basicConstraints", "critical,CA:TRUE"}};
+    for (int i = 0; i < 2; i++) {
+        X509_EXTENSION *e = X509V3_EXT_conf(NULL, &v3, exts[i][0], exts[i][1]);
+        assert_non_null(e);
+        X509_add_ext(x, e, -1);
+        X509_EXTENSION_free(e);
+    }
+    assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    PEM_write_X509(f, x);
+    fclose(f);
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    assert_int_equal(SSL_CTX_use_certificate(ctx, x), 1);
+    assert_int_equal(SSL_CTX_use_PrivateKey(ctx, key), 1);
+    X509_free(x);
+    EVP_PKEY_free(key);
+    return ctx;
+}
+
+static struct bufferevent *tls_bev(struct event_base *base, void *arg)
+{
+    return bufferevent_openssl_socket_new(base, -1, SSL_new(arg), BUFFEREVENT_SSL_ACCEPTING,
+                                          BEV_OPT_CLOSE_ON_FREE);
+}
+
+static int bound_port(struct evhttp *http)
+{
+    struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(http, "127.0.0.1", 0);
     assert_non_null(bs);
     struct sockaddr_in sa;
     socklen_t sl = sizeof sa;
     getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&sa, &sl);
-    srv->port = ntohs(sa.sin_port);
+    return ntohs(sa.sin_port);
+}
+
+static int setup(void **state)
+{
+    evthread_use_pthreads();
+    signal(SIGPIPE, SIG_IGN); /* as loadgen.h asks; the server side writes to closed peers too */
+    fake_server *srv = calloc(1, sizeof *srv);
+    srv->base = event_base_new();
+    srv->http = evhttp_new(srv->base);
+    evhttp_set_gencb(srv->http, on_request, srv);
+    srv->port = bound_port(srv->http);
+    snprintf(srv->cert_path, sizeof srv->cert_path, "%s/cert.pem", rxt_tmpdir());
+    srv->tls = make_tls(srv->cert_path);
+    srv->https = evhttp_new(srv->base);
+    evhttp_set_gencb(srv->https, on_request, srv);
+    evhttp_set_bevcb(srv->https, tls_bev, srv->tls);
+    srv->tls_port = bound_port(srv->https);
     pthread_create(&srv->thread, NULL, serve, srv);
     *state = srv;
     return 0;
@@ -179,17 +246,25 @@ static int teardown(void **state)
     event_base_loopbreak(srv->base);
     pthread_join(srv->thread, NULL);
     evhttp_free(srv->http);
+    evhttp_free(srv->https);
+    SSL_CTX_free(srv->tls);
     event_base_free(srv->base);
     free(srv);
     return 0;
 }
 
 /* Runs one load; the caller frees the result. */
-static rx_lg_result *run(const fake_server *srv, const char *model, int concurrency, double rate,
-                         int64_t n, int32_t out_len, rx_lg_endpoint ep, int port)
+typedef enum { PLAIN, TLS_TRUSTED, TLS_UNTRUSTED, TLS_INSECURE } transport;
+
+static rx_lg_result *run_over(const fake_server *srv, transport tr, const char *model,
+                              int concurrency, double rate, int64_t n, int32_t out_len,
+                              rx_lg_endpoint ep, int port)
 {
     char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d", port ? port : srv->port);
+    if (tr == PLAIN)
+        snprintf(url, sizeof url, "http://127.0.0.1:%d", port ? port : srv->port);
+    else
+        snprintf(url, sizeof url, "https://127.0.0.1:%d/v1/", srv->tls_port);
     rx_lg_prompt *p;
     assert_int_equal(rx_lg_prompts_synth(1, 4, 8, out_len, &p), RX_OK);
     rx_lg_config cfg = {.url = url,
@@ -201,12 +276,20 @@ static rx_lg_result *run(const fake_server *srv, const char *model, int concurre
                         .n_requests = n,
                         .prompts = p,
                         .n_prompts = 4,
-                        .timeout_s = 1.0};
+                        .timeout_s = 1.0,
+                        .insecure = tr == TLS_INSECURE,
+                        .ca_file = tr == TLS_TRUSTED ? srv->cert_path : NULL};
     rx_lg_result *r;
     assert_int_equal(rx_lg_run(&cfg, &r), RX_OK);
     rx_lg_prompts_free(p, 4);
     assert_int_equal(r->n_records, n);
     return r;
+}
+
+static rx_lg_result *run(const fake_server *srv, const char *model, int concurrency, double rate,
+                         int64_t n, int32_t out_len, rx_lg_endpoint ep, int port)
+{
+    return run_over(srv, PLAIN, model, concurrency, rate, n, out_len, ep, port);
 }
 
 static void check_ok(const rx_lg_result *r, int32_t out_len)
@@ -302,12 +385,49 @@ static void test_failures_by_kind(void **state)
     expect_kind(srv, "ok", RX_LG_CONNECT, "no response", ntohs(sa.sin_port));
 }
 
+static void test_reconnect(void **state)
+{
+    fake_server *srv = *state;
+    rx_lg_result *r = run(srv, "close", 2, 0, 6, 3, RX_LG_COMPLETIONS, 0);
+    check_ok(r, 3);
+    rx_lg_result_free(r);
+}
+
+static void test_https(void **state)
+{
+    fake_server *srv = *state;
+    rx_lg_result *r = run_over(srv, TLS_TRUSTED, "ok", 3, 0, 6, 4, RX_LG_COMPLETIONS, 0);
+    check_ok(r, 4);
+    rx_lg_result_free(r);
+    /* every response closes its connection: each request needs a fresh TLS session */
+    r = run_over(srv, TLS_TRUSTED, "close", 2, 0, 6, 3, RX_LG_CHAT, 0);
+    check_ok(r, 3);
+    rx_lg_result_free(r);
+    r = run_over(srv, TLS_INSECURE, "ok", 1, 0, 2, 3, RX_LG_COMPLETIONS, 0);
+    check_ok(r, 3);
+    rx_lg_result_free(r);
+    r = run_over(srv, TLS_TRUSTED, "drop", 1, 0, 3, 4, RX_LG_COMPLETIONS, 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(r->records[i].kind, RX_LG_DISCONNECT);
+    rx_lg_result_free(r);
+    /* the system's CAs do not trust our certificate */
+    r = run_over(srv, TLS_UNTRUSTED, "ok", 1, 0, 2, 3, RX_LG_COMPLETIONS, 0);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(r->records[i].kind, RX_LG_CONNECT);
+        if (!strstr(r->records[i].error, "TLS: certificate verify failed"))
+            fail_msg("untrusted: '%s'", r->records[i].error);
+    }
+    rx_lg_result_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_closed_loop),
         cmocka_unit_test(test_open_loop),
         cmocka_unit_test(test_failures_by_kind),
+        cmocka_unit_test(test_reconnect),
+        cmocka_unit_test(test_https),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
