@@ -56,10 +56,14 @@ static void stream_free(stream *st)
     free(st);
 }
 
+/* The connection failed mid-reply: evhttp has detached the request from it and left it to us,
+ * and ending the reply is what frees a detached request. */
 static void on_client_gone(struct evhttp_connection *conn, void *arg)
 {
     (void)conn;
-    stream_free(arg); /* the client left mid-stream: stop writing to it */
+    stream *st = arg;
+    evhttp_send_reply_end(st->req);
+    stream_free(st);
 }
 
 static void send_event(stream *st, const char *data)
@@ -86,10 +90,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     if (strcmp(m, "drop") == 0 && st->sent == 2) {
         /* the connection breaks mid-stream */
         struct evhttp_connection *conn = evhttp_request_get_connection(st->req);
-        evhttp_connection_set_closecb(conn, NULL, NULL);
         shutdown(bufferevent_getfd(evhttp_connection_get_bufferevent(conn)), SHUT_RDWR);
-        stream_free(st);
-        return;
+        return; /* on_client_gone cleans up when evhttp sees the end */
     }
     if (strcmp(m, "error") == 0 && st->sent == 1) {
         send_event(st, "{\"error\":{\"message\":\"engine died\"}}");
@@ -234,6 +236,7 @@ static int setup(void **state)
     srv->https = evhttp_new(srv->base);
     evhttp_set_gencb(srv->https, on_request, srv);
     evhttp_set_bevcb(srv->https, tls_bev, srv->tls);
+    evhttp_set_timeout(srv->https, 1); /* idle connections close: clients must reconnect */
     srv->tls_port = bound_port(srv->https);
     pthread_create(&srv->thread, NULL, serve, srv);
     *state = srv;
@@ -268,11 +271,12 @@ static rx_lg_result *run_over(const fake_server *srv, transport tr, const char *
     rx_lg_prompt *p;
     assert_int_equal(rx_lg_prompts_synth(1, 4, 8, out_len, &p), RX_OK);
     rx_lg_config cfg = {.url = url,
+                        .seed = 5,
                         .model = model,
                         .endpoint = ep,
                         .concurrency = concurrency,
                         .rate = rate,
-                        .burstiness = 1.0,
+                        .burstiness = rate < 1 ? 1e3 : 1.0, /* slow rates: near-even gaps */
                         .n_requests = n,
                         .prompts = p,
                         .n_prompts = 4,
@@ -294,6 +298,8 @@ static rx_lg_result *run(const fake_server *srv, const char *model, int concurre
 
 static void check_ok(const rx_lg_result *r, int32_t out_len)
 {
+    double all_gaps = 0;
+    int64_t n_gaps = 0;
     for (int64_t i = 0; i < r->n_records; i++) {
         const rx_lg_record *q = &r->records[i];
         if (q->kind != RX_LG_OK) fail_msg("request %lld: %s", (long long)i, q->error);
@@ -304,20 +310,24 @@ static void check_ok(const rx_lg_result *r, int32_t out_len)
         assert_int_equal(q->prompt_tokens, 3);
         assert_int_equal(q->n_itl, out_len - 1);
         /* the server waits 5 ms before the first token and 2 ms between tokens; a loaded
-         * machine can only make gaps longer, or merge two chunks into one read (gap 0) */
-        if (!(q->ttft_s > 0.004 && q->ttft_s < q->e2e_s))
-            fail_msg("request %lld: ttft %g s", (long long)i, q->ttft_s);
+         * machine can only make times longer, or merge chunks into one read (gap 0) */
+        if (!(q->ttft_s > 0.004 && q->ttft_s < q->e2e_s &&
+              q->e2e_s > 0.004 + 0.0019 * (out_len - 1)))
+            fail_msg("request %lld: ttft %g s, e2e %g s", (long long)i, q->ttft_s, q->e2e_s);
         double sum = 0;
         for (int32_t k = 0; k < q->n_itl; k++) {
             assert_true(q->itl_s[k] >= 0 && q->itl_s[k] < 1.0);
             sum += q->itl_s[k];
         }
         assert_true(sum <= q->e2e_s - q->ttft_s + 1e-9);
-        if (!(sum / q->n_itl > 0.001))
-            fail_msg("request %lld: mean gap %g s", (long long)i, sum / q->n_itl);
+        all_gaps += sum;
+        n_gaps += q->n_itl;
         assert_true(fabs(q->tpot_s - (q->e2e_s - q->ttft_s) / (out_len - 1)) < 1e-12);
         assert_true(q->start_s >= 0 && q->start_s <= r->duration_s);
     }
+    /* chunks are timed one by one, not per response: gaps are ~2 ms on average */
+    if (!(all_gaps / (double)n_gaps > 0.0005))
+        fail_msg("mean gap %g s over %lld gaps", all_gaps / (double)n_gaps, (long long)n_gaps);
 }
 
 static void test_closed_loop(void **state)
@@ -399,9 +409,13 @@ static void test_https(void **state)
     rx_lg_result *r = run_over(srv, TLS_TRUSTED, "ok", 3, 0, 6, 4, RX_LG_COMPLETIONS, 0);
     check_ok(r, 4);
     rx_lg_result_free(r);
-    /* every response closes its connection: each request needs a fresh TLS session */
-    r = run_over(srv, TLS_TRUSTED, "close", 2, 0, 6, 3, RX_LG_CHAT, 0);
+    /* two requests 1.6 s apart (an almost even open loop at 0.625/s); the server closes idle
+     * connections after 1 s, so the second needs a fresh TLS session. (Connection: close is
+     * not used here: libevent's TLS server can cut its last records when it closes, which a
+     * Python server did not do in 600 such requests.) */
+    r = run_over(srv, TLS_TRUSTED, "ok", 0, 0.625, 2, 3, RX_LG_CHAT, 0);
     check_ok(r, 3);
+    assert_true(r->records[1].start_s > 1.2);
     rx_lg_result_free(r);
     r = run_over(srv, TLS_INSECURE, "ok", 1, 0, 2, 3, RX_LG_COMPLETIONS, 0);
     check_ok(r, 3);
