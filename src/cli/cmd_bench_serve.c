@@ -1,6 +1,7 @@
 /* reflex bench serve: load generator for any OpenAI-compatible streaming server (reflex serve,
  * llama-server, vLLM). Parses and checks flags, builds the prompts, probes the server, runs the
  * load (src/bench) and prints the summary; --json writes every request too. */
+#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -193,7 +194,7 @@ static void progress(void *user, int64_t done, int64_t total, double elapsed_s)
         fprintf(stderr, "\r\033[K[%s] %lld/%lld requests  %.1f s", bar, (long long)done,
                 (long long)total, elapsed_s);
     else
-        fprintf(stderr, "\r\033[K[%s] %lld requests  %.1f/%.0f s", bar, (long long)done, elapsed_s,
+        fprintf(stderr, "\r\033[K[%s] %lld requests  %.1f/%g s", bar, (long long)done, elapsed_s,
                 o->cfg.duration_s);
 }
 
@@ -256,6 +257,28 @@ static int run(serve_opts *o, const rx_lg_prompt *prompts, int64_t n_prompts)
     return code;
 }
 
+/* Everything that can fail before any traffic: the prompts, the --json file, the server. */
+static int prepare(serve_opts *o, rx_lg_prompt **p, int64_t *np)
+{
+    /* distinct prompts for every request, up to a bound; beyond it they repeat */
+    int64_t n = o->cfg.n_requests > 0 && o->cfg.n_requests < 65536 ? o->cfg.n_requests : 65536;
+    if (o->cfg.n_requests == 0) n = 4096;
+    if (make_prompts(o, o->cfg.seed, n, p, np) != RX_OK)
+        return rx_cli_fail(CMD, "%s", rx_last_error());
+    int code = 0;
+    FILE *f = o->json ? fopen(o->json, "w") : NULL; /* a long run must not end unable to write */
+    if (o->json && !f)
+        code = rx_cli_fail(CMD, "--json: cannot write %s: %s", o->json, strerror(errno));
+    if (f) fclose(f);
+    rx_status s = code ? RX_OK : rx_lg_probe(o->cfg.url, 5.0);
+    if (s == RX_ERR_INVALID_ARG)
+        code = rx_cli_usage_error(CMD, "--url: %s", rx_last_error());
+    else if (s != RX_OK)
+        code = rx_cli_fail(CMD, "%s", rx_last_error());
+    if (code) rx_lg_prompts_free(*p, *np);
+    return code;
+}
+
 int rx_cmd_bench_serve(int argc, char **argv)
 {
     serve_opts o;
@@ -264,18 +287,11 @@ int rx_cmd_bench_serve(int argc, char **argv)
     /* a server that closes while a request is being written must fail that request, not
      * kill the process */
     signal(SIGPIPE, SIG_IGN);
-    rx_status s = rx_lg_probe(o.cfg.url, 5.0);
-    if (s == RX_ERR_INVALID_ARG) return rx_cli_usage_error(CMD, "--url: %s", rx_last_error());
-    if (s != RX_OK) return rx_cli_fail(CMD, "%s", rx_last_error());
-    if (o.warmup > 0 && (code = warm_up(&o)) != 0) return code;
-    /* distinct prompts for every request, up to a bound; beyond it they repeat */
-    int64_t n = o.cfg.n_requests > 0 && o.cfg.n_requests < 65536 ? o.cfg.n_requests : 65536;
-    if (o.cfg.n_requests == 0) n = 4096;
     rx_lg_prompt *p;
     int64_t np;
-    if (make_prompts(&o, o.cfg.seed, n, &p, &np) != RX_OK)
-        return rx_cli_fail(CMD, "%s", rx_last_error());
-    code = run(&o, p, np);
+    if ((code = prepare(&o, &p, &np)) != 0) return code;
+    if (o.warmup > 0) code = warm_up(&o);
+    if (code == 0) code = run(&o, p, np);
     rx_lg_prompts_free(p, np);
     return code;
 }

@@ -57,6 +57,11 @@ expect 2 "not an http URL" --url ftp://127.0.0.1/ --model m --concurrency 2 --re
 expect 2 "not a URL" --url "http://[::1" --model m --concurrency 2 --requests 4 --prompt-len 8 --output-len 4
 expect 1 "https, nothing listening" --url "https://127.0.0.1:$dead" --insecure --model m --concurrency 2 --requests 4 --prompt-len 8 --output-len 4
 
+expect 1 "missing dataset" --url "$U" --model m --concurrency 2 --requests 4 --dataset "$tmp/none.jsonl" --output-len 4
+printf '{"prompt": "a"}\n{"prompt": 3}\n' >"$tmp/bad.jsonl"
+expect 1 "bad dataset line" --url "$U" --model m --concurrency 2 --requests 4 --dataset "$tmp/bad.jsonl" --output-len 4
+expect 1 "unwritable --json" "${base[@]}" --json "$tmp/no/such/dir/out.json"
+
 start=$(date +%s%N)
 expect 1 "nothing listening on $dead" "${base[@]}"
 ms=$((($(date +%s%N) - start) / 1000000))
