@@ -266,10 +266,13 @@ static int prepare(serve_opts *o, rx_lg_prompt **p, int64_t *np)
     if (make_prompts(o, o->cfg.seed, n, p, np) != RX_OK)
         return rx_cli_fail(CMD, "%s", rx_last_error());
     int code = 0;
-    FILE *f = o->json ? fopen(o->json, "w") : NULL; /* a long run must not end unable to write */
+    /* a long run must not end unable to write; "a" checks without clobbering an old report */
+    bool existed = o->json && access(o->json, F_OK) == 0;
+    FILE *f = o->json ? fopen(o->json, "a") : NULL;
     if (o->json && !f)
         code = rx_cli_fail(CMD, "--json: cannot write %s: %s", o->json, strerror(errno));
     if (f) fclose(f);
+    if (f && !existed) unlink(o->json); /* the report creates it again */
     rx_status s = code ? RX_OK : rx_lg_probe(o->cfg.url, 5.0);
     if (s == RX_ERR_INVALID_ARG)
         code = rx_cli_usage_error(CMD, "--url: %s", rx_last_error());

@@ -123,6 +123,14 @@ reqs = j["requests"]
 problems = [r for r in reqs if r["status"] != "ok" or not r["usage_seen"] or r["completion_tokens"] != 16
             or r["ttft_ms"] is None or len(r["itl_ms"]) != r["content_chunks"] - 1]
 assert len(reqs) == 16 and j["summary"]["ok"] == 16 and j["summary"]["completion_tokens"] == 256, j["summary"]
+def pct(x, p):  # numpy's default (linear) percentile, as the report documents
+    x = sorted(x); h = (len(x) - 1) * p / 100; lo = int(h)
+    return x[lo] if lo + 1 >= len(x) else x[lo] + (h - lo) * (x[lo + 1] - x[lo])
+ttft = [r["ttft_ms"] for r in reqs]
+itl = [g for r in reqs for g in r["itl_ms"]]
+for name, xs in (("ttft_ms", ttft), ("itl_ms", itl)):
+    for p in (50, 90, 99):
+        assert abs(pct(xs, p) - j["summary"][name]["p%d" % p]) < 1e-6, (name, p)
 if problems:
     print(problems[0], file=sys.stderr)
     sys.exit(1)
