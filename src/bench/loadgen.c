@@ -60,6 +60,11 @@ struct lg_run {
     rx_status status; /* first fatal error (out of memory) */
 };
 
+static double timeout_of(const rx_lg_config *cfg)
+{
+    return cfg->timeout_s > 0 ? cfg->timeout_s : 300.0;
+}
+
 static double since(uint64_t t0_ns, uint64_t t_ns)
 {
     return (double)(t_ns - t0_ns) / 1e9;
@@ -155,7 +160,7 @@ static void classify(lg_conn *c, rx_lg_record *r, bool complete)
                                          : "connection closed by the server";
         if (c->has_err && c->err == EVREQ_HTTP_TIMEOUT) {
             r->kind = RX_LG_TIMEOUT;
-            snprintf(r->error, sizeof r->error, "no data for %.0f s", c->run->cfg->timeout_s);
+            snprintf(r->error, sizeof r->error, "no data for %g s", timeout_of(c->run->cfg));
         } else if (!c->got_headers) {
             r->kind = RX_LG_CONNECT;
             snprintf(r->error, sizeof r->error, "no response from %.60s: %.60s",
@@ -278,6 +283,8 @@ static void start(lg_run *run, lg_conn *c)
     c->itl_cap = 0;
     rx_sse_client_reset(&c->sse);
     run->in_flight++;
+    c->t_send_ns = rx_now_ns();
+    r->start_s = since(run->t0_ns, c->t_send_ns);
     if (c->stale && open_evcon(run, c) != RX_OK) {
         finish(c, false);
         r->kind = RX_LG_CONNECT;
@@ -290,7 +297,7 @@ static void start(lg_run *run, lg_conn *c)
     if (rx_sse_request_body(cfg->endpoint, cfg->model, p->text, p->output_len, &body) == RX_OK)
         req = new_request(c, body);
     free(body);
-    c->t_send_ns = rx_now_ns();
+    c->t_send_ns = rx_now_ns(); /* the clock starts when the request leaves */
     r->start_s = since(run->t0_ns, c->t_send_ns);
     if (!req || evhttp_make_request(c->evcon, req, EVHTTP_REQ_POST, run->target.path) != 0) {
         finish(c, false);
@@ -372,7 +379,7 @@ static rx_status open_evcon(lg_run *run, lg_conn *c)
         c->evcon = evhttp_connection_base_new(run->base, NULL, t->host, (unsigned short)t->port);
     }
     if (!c->evcon) return rx_error(RX_ERR_NOMEM, "bench: cannot create a connection");
-    double s = run->cfg->timeout_s > 0 ? run->cfg->timeout_s : 300.0;
+    double s = timeout_of(run->cfg);
     struct timeval tv = {(time_t)s, (suseconds_t)((s - floor(s)) * 1e6)};
     evhttp_connection_set_timeout_tv(c->evcon, &tv);
     if (run->tls) evhttp_connection_set_closecb(c->evcon, on_conn_close, c);
