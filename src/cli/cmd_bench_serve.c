@@ -114,7 +114,7 @@ static int parse_flag(serve_opts *o, const char *a, const char *v)
     } else if (strcmp(a, "--timeout") == 0) {
         if (!parse_duration(a, v, &c->timeout_s)) return 2;
     } else if (strcmp(a, "--prompt-len") == 0) {
-        if (!rx_cli_int(CMD, a, v, 0, 1 << 20, &o->prompt_len)) return 2;
+        if (!rx_cli_int(CMD, a, v, 1, 1 << 20, &o->prompt_len)) return 2;
     } else if (strcmp(a, "--output-len") == 0) {
         if (!rx_cli_int(CMD, a, v, 1, 1 << 20, &o->output_len)) return 2;
     } else if (strcmp(a, "--warmup") == 0) {
@@ -263,6 +263,8 @@ static int prepare(serve_opts *o, rx_lg_prompt **p, int64_t *np)
     /* distinct prompts for every request, up to a bound; beyond it they repeat */
     int64_t n = o->cfg.n_requests > 0 && o->cfg.n_requests < 65536 ? o->cfg.n_requests : 65536;
     if (o->cfg.n_requests == 0) n = 4096;
+    int64_t by_bytes = (int64_t)(256 << 20) / (o->prompt_len * 12 + 1); /* ~256 MiB of text */
+    if (!o->dataset && n > by_bytes) n = by_bytes > 0 ? by_bytes : 1;
     if (make_prompts(o, o->cfg.seed, n, p, np) != RX_OK)
         return rx_cli_fail(CMD, "%s", rx_last_error());
     int code = 0;

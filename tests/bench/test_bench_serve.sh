@@ -47,6 +47,7 @@ expect 2 "bad --slo key" "${base[@]}" --slo latency=5ms
 expect 2 "bad --slo unit" "${base[@]}" --slo ttft=500
 expect 2 "--burstiness without --rate" "${base[@]}" --burstiness 2
 expect 2 "--concurrency 0" --url "$U" --model m --concurrency 0 --requests 4 --prompt-len 8 --output-len 4
+expect 2 "--prompt-len 0" --url "$U" --model m --concurrency 1 --requests 4 --prompt-len 0 --output-len 4
 expect 2 "--rate -1" --url "$U" --model m --rate -1 --requests 4 --prompt-len 8 --output-len 4
 expect 2 "--rate inf with --duration" --url "$U" --model m --rate inf --duration 3 --prompt-len 8 --output-len 4
 expect 2 "bad --duration" --url "$U" --model m --concurrency 1 --duration soon --prompt-len 8 --output-len 4
