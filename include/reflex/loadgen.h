@@ -69,6 +69,9 @@ typedef struct {
     const rx_lg_prompt *prompts; /* borrowed; request i uses prompts[i % n_prompts] */
     int64_t n_prompts;
     double timeout_s; /* read timeout per request (no byte for this long); 0: 300 s */
+    /* Nonzero (e.g. SIGINT): when the process gets this signal the run stops sending, cancels
+     * the requests in flight (they are left out of the records) and returns what finished. */
+    int stop_signal;
     /* Called about every 200 ms and once at the end, on the loop thread. */
     void (*progress)(void *user, int64_t done, int64_t total, double elapsed_s);
     void *progress_user;
@@ -95,6 +98,7 @@ typedef struct {
     rx_lg_record *records; /* in send order; owned */
     int64_t n_records;
     double duration_s; /* first send to last completion */
+    bool interrupted;  /* stop_signal arrived */
 } rx_lg_result;
 
 /* One blocking TCP connect to the URL's host and port, so a dead server is reported at once

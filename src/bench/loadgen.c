@@ -28,6 +28,7 @@ typedef struct lg_run lg_run;
 typedef struct {
     lg_run *run;
     struct evhttp_connection *evcon; /* owned */
+    struct evhttp_request *req;      /* in flight; evhttp owns it */
     bool busy;
     int64_t rec; /* index of the record in flight */
     uint64_t t_send_ns, t_last_ns, t_chunk_ns;
@@ -45,10 +46,10 @@ typedef struct {
 struct lg_run {
     const rx_lg_config *cfg; /* borrowed */
     rx_bench_target target;
-    struct ssl_ctx_st *tls;       /* https only (owned) */
-    struct event_base *base;      /* owned */
-    struct event *tick, *arrival; /* owned */
-    lg_conn *conns[MAX_CONNS];    /* owned, created on demand */
+    struct ssl_ctx_st *tls;              /* https only (owned) */
+    struct event_base *base;             /* owned */
+    struct event *tick, *arrival, *stop; /* owned */
+    lg_conn *conns[MAX_CONNS];           /* owned, created on demand */
     int n_conns;
     rx_lg_record *records; /* owned until handed to the result */
     int64_t n_records, cap_records;
@@ -56,7 +57,7 @@ struct lg_run {
     int64_t n_arrivals, next_arrival, queued;
     int64_t in_flight, done;
     uint64_t t0_ns, t_last_end_ns;
-    bool stop_issuing;
+    bool stop_issuing, interrupted;
     rx_status status; /* first fatal error (out of memory) */
 };
 
@@ -214,6 +215,7 @@ static rx_status open_evcon(lg_run *run, lg_conn *c);
 static void on_done(struct evhttp_request *req, void *arg)
 {
     lg_conn *c = arg;
+    c->req = NULL;
     /* NULL or code 0: evhttp gave up on the request (connect failure, reset, timeout) */
     finish(c, req != NULL && evhttp_request_get_response_code(req) != 0);
     schedule(c->run, c);
@@ -299,7 +301,9 @@ static void start(lg_run *run, lg_conn *c)
     free(body);
     c->t_send_ns = rx_now_ns(); /* the clock starts when the request leaves */
     r->start_s = since(run->t0_ns, c->t_send_ns);
+    c->req = req;
     if (!req || evhttp_make_request(c->evcon, req, EVHTTP_REQ_POST, run->target.path) != 0) {
+        c->req = NULL;
         finish(c, false);
         r->kind = RX_LG_CONNECT;
         snprintf(r->error, sizeof r->error, "cannot send a request to %.100s",
@@ -451,6 +455,40 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     maybe_end(run);
 }
 
+/* stop_signal: no more sends; requests in flight are cancelled (evhttp then calls nothing of
+ * ours for them) and their records marked for removal. */
+static void on_stop(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    lg_run *run = arg;
+    run->stop_issuing = run->interrupted = true;
+    for (int i = 0; i < run->n_conns; i++) {
+        lg_conn *c = run->conns[i];
+        if (!c->busy) continue;
+        if (c->req) evhttp_cancel_request(c->req);
+        c->req = NULL;
+        c->busy = false;
+        c->stale = run->tls != NULL;
+        run->records[c->rec].kind = RX_LG_KIND_COUNT; /* cancelled */
+        run->in_flight--;
+    }
+    event_base_loopbreak(run->base);
+}
+
+/* Drops the records of cancelled requests, keeping send order. */
+static void drop_cancelled(rx_lg_result *res)
+{
+    int64_t k = 0;
+    for (int64_t i = 0; i < res->n_records; i++) {
+        if (res->records[i].kind == RX_LG_KIND_COUNT)
+            free(res->records[i].itl_s);
+        else
+            res->records[k++] = res->records[i];
+    }
+    res->n_records = k;
+}
+
 static rx_status check_config(const rx_lg_config *cfg)
 {
     if (!cfg->url || !cfg->model || !cfg->prompts || cfg->n_prompts <= 0)
@@ -495,6 +533,7 @@ static void free_run(lg_run *run)
     }
     if (run->tick) event_free(run->tick);
     if (run->arrival) event_free(run->arrival);
+    if (run->stop) event_free(run->stop);
     if (run->base) event_base_free(run->base);
     rx_bench__tls_ctx_free(run->tls);
     free(run->arrivals);
@@ -526,6 +565,11 @@ rx_status rx_lg_run(const rx_lg_config *cfg, rx_lg_result **out)
             s = rx_error(RX_ERR_NOMEM, "bench: cannot create the progress timer");
     }
     run->t0_ns = run->t_last_end_ns = rx_now_ns();
+    if (s == RX_OK && cfg->stop_signal) {
+        run->stop = evsignal_new(run->base, cfg->stop_signal, on_stop, run);
+        if (!run->stop || event_add(run->stop, NULL) != 0)
+            s = rx_error(RX_ERR_NOMEM, "bench: cannot watch signal %d", cfg->stop_signal);
+    }
     if (s == RX_OK) s = begin(run);
     if (s == RX_OK) event_base_dispatch(run->base);
     if (s == RX_OK) s = run->status;
@@ -533,6 +577,8 @@ rx_status rx_lg_run(const rx_lg_config *cfg, rx_lg_result **out)
     res->records = run->records;
     res->n_records = run->n_records;
     res->duration_s = since(run->t0_ns, run->t_last_end_ns);
+    res->interrupted = run->interrupted;
+    drop_cancelled(res);
     free_run(run);
     if (s != RX_OK) {
         rx_lg_result_free(res);

@@ -47,6 +47,7 @@ static const char usage[] =
     "  --warmup W          W requests first, not counted (default 0)\n"
     "  --timeout S         give up on a request after S seconds without data (default 300)\n"
     "  --json OUT          write the summary and every request to OUT\n"
+    "  Ctrl-C stops the run: requests in flight are cancelled and the report covers the rest.\n"
     "  -h, --help          this help\n";
 
 typedef struct {
@@ -227,7 +228,9 @@ static int warm_up(const serve_opts *o)
     rx_status s = rx_lg_run(&w, &r);
     rx_lg_prompts_free(p, np);
     if (s != RX_OK) return rx_cli_fail(CMD, "warm-up: %s", rx_last_error());
+    bool interrupted = r->interrupted;
     rx_lg_result_free(r);
+    if (interrupted) return rx_cli_fail(CMD, "interrupted during the warm-up"), 130;
     return 0;
 }
 
@@ -250,6 +253,12 @@ static int run(serve_opts *o, const rx_lg_prompt *prompts, int64_t n_prompts)
     if (o->json &&
         rx_lg_report_json(o->json, &sum, &o->cfg, o->slo_text ? &o->slo : NULL, r) != RX_OK)
         code = rx_cli_fail(CMD, "%s", rx_last_error());
+    if (code == 0 && r->interrupted) {
+        fprintf(stderr,
+                "reflex %s: interrupted; the report covers the %lld requests that finished\n", CMD,
+                (long long)r->n_records);
+        code = 130; /* 128 + SIGINT, as a shell reports it */
+    }
     if (code == 0 && sum.ok == 0 && r->n_records > 0)
         code = rx_cli_fail(CMD, "no request succeeded; first error: %s (%s)", r->records[0].error,
                            rx_lg_kind_name(r->records[0].kind));
@@ -292,6 +301,7 @@ int rx_cmd_bench_serve(int argc, char **argv)
     /* a server that closes while a request is being written must fail that request, not
      * kill the process */
     signal(SIGPIPE, SIG_IGN);
+    o.cfg.stop_signal = SIGINT; /* Ctrl-C: stop, and report what finished */
     rx_lg_prompt *p;
     int64_t np;
     if ((code = prepare(&o, &p, &np)) != 0) return code;

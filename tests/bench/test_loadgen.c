@@ -434,6 +434,42 @@ static void test_https(void **state)
     rx_lg_result_free(r);
 }
 
+static void *raise_later(void *arg)
+{
+    (void)arg;
+    usleep(300 * 1000);
+    kill(getpid(), SIGUSR1);
+    return NULL;
+}
+
+/* The stop signal ends a 30 s run at once; only finished requests are reported. */
+static void test_stop_signal(void **state)
+{
+    fake_server *srv = *state;
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", srv->port);
+    rx_lg_prompt *p;
+    assert_int_equal(rx_lg_prompts_synth(1, 4, 8, 20, &p), RX_OK);
+    rx_lg_config cfg = {.url = url,
+                        .model = "ok",
+                        .concurrency = 3,
+                        .duration_s = 30,
+                        .prompts = p,
+                        .n_prompts = 4,
+                        .stop_signal = SIGUSR1};
+    pthread_t t;
+    pthread_create(&t, NULL, raise_later, NULL);
+    rx_lg_result *r;
+    assert_int_equal(rx_lg_run(&cfg, &r), RX_OK);
+    pthread_join(t, NULL);
+    assert_true(r->interrupted);
+    assert_true(r->duration_s < 5.0);
+    assert_true(r->n_records >= 1);
+    check_ok(r, 20);
+    rx_lg_result_free(r);
+    rx_lg_prompts_free(p, 4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -442,6 +478,7 @@ int main(void)
         cmocka_unit_test(test_failures_by_kind),
         cmocka_unit_test(test_reconnect),
         cmocka_unit_test(test_https),
+        cmocka_unit_test(test_stop_signal),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
