@@ -21,7 +21,9 @@ static const char usage[] =
     "  -n, --n-gen LIST     generation lengths (default 128; 0 = skip)\n"
     "  -r, --repetitions N  measured runs per test (default 5)\n"
     "  -o, --output FMT     md (default) or json\n"
-    "  -h, --help           this help\n";
+    "  -h, --help           this help\n"
+    "\n"
+    "reflex bench serve ... measures a running server instead (see 'reflex bench serve --help').\n";
 
 #define MAX_LIST 16
 
@@ -184,6 +186,8 @@ static void print_json(const model_info *mi, const char *kernels, const result *
 
 int rx_cmd_bench(int argc, char **argv)
 {
+    /* the serving load generator shares the name but nothing else */
+    if (argc >= 2 && strcmp(argv[1], "serve") == 0) return rx_cmd_bench_serve(argc - 1, argv + 1);
     bench_opts o;
     int code = parse(&o, argc, argv);
     if (code >= 0) return code;
