@@ -44,6 +44,8 @@ rx_status gw_request_info_parse(const char *body, size_t len, gw_request_info *o
         s = rx_error(RX_ERR_FORMAT, "'reflex' must be an object");
     if (s == RX_OK)
         s = copy(out->domain, sizeof out->domain, json_object_get(rx, "domain"), "reflex.domain");
+    /* an empty domain would match no node's list and read as a policy by accident */
+    if (s == RX_OK && !out->domain[0]) s = rx_error(RX_ERR_FORMAT, "'reflex.domain' may not be empty");
     if (s != RX_OK) {
         json_decref(o);
         memset(out, 0, sizeof *out);

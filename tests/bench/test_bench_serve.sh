@@ -76,7 +76,7 @@ if ! "$BIN" serve --help >/dev/null 2>&1; then
     echo "SKIP: reflex serve not built"
     exit $fail
 fi
-"$BIN" serve -m "$M" --port 0 -np 4 2>"$tmp/serve.err" >/dev/null &
+"$BIN" serve -m "$M" --port 0 -np 4 -c 256 2>"$tmp/serve.err" >/dev/null &
 server_pid=$!
 port=
 for _ in $(seq 1 300); do
