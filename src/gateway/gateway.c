@@ -62,6 +62,8 @@ static char *metrics_text(rx_gateway *g)
         {"reflex_gateway_escalations_total", "Requests sent above the gateway's tier.",
          g->m.escalations},
         {"reflex_gateway_ejections_total", "Upstreams ejected after failures.", g->m.ejections},
+        {"reflex_gateway_cascades_total",
+         "Local answers below the asked confidence, answered above.", g->m.cascades},
         {"reflex_gateway_unavailable_total", "Requests answered 503: nothing eligible.",
          g->m.unavailable},
     };

@@ -39,6 +39,7 @@ typedef struct {
 typedef struct {
     uint64_t requests, retries, failovers, escalations, ejections, unavailable, resumed;
     uint64_t shadow_requests, shadow_errors;
+    uint64_t cascades;        /* local answers below the requested confidence, answered above */
     rx_histogram ttft, total; /* seconds, as the client sees them */
     rx_histogram shadow;      /* seconds, the shadow copies' whole answers */
     /* requests per split version, [split][version] (reset when a split changes) */
@@ -78,6 +79,7 @@ typedef struct {
     bool has_digest;
     uint64_t digest;  /* FNV-1a of the first 256 bytes of the leading text */
     uint64_t exclude; /* bit i: upstream i already tried */
+    int min_tier;     /* route at this tier or above (a cascade climbing); 0 = any */
 } gw_route_req;
 
 /* Picks an upstream index (or -1) and writes a one-line reason to why. */

@@ -8,6 +8,7 @@
  * have produced, up to tokenization of the joined text; sampled streams continue plausibly.
  * Data-domain policy is a routing filter, so a retry or a resumption never leaves the domain. */
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@ struct gw_proxy {
     json_t *json; /* owned: the request body, when it is a JSON object */
     char model[128], domain[64], user[128];
     char version[128]; /* the split's pick for model, when it has a split */
+    char cascade_note[96];
     gw_route_req route;
     bool stream, chat;
     int upstream;       /* index of the current upstream, -1 before the first */
@@ -41,6 +43,8 @@ struct gw_proxy {
     bool ids_complete;     /* every content chunk carried its ids */
     bool resumable;        /* a stream of one choice */
     int tokens_delivered, attempts, resumes;
+    double min_confidence; /* the cascade opt-in; NAN: none */
+    bool client_logprobs;  /* the client asked for logprobs itself */
     char why[768];
     char trace[64];
 };
@@ -301,6 +305,70 @@ static void on_chunk(rx_http_call *c, const char *data, size_t len, void *user)
     if (p->head_sent) forward_events(p);
 }
 
+/* Mean log-probability of the generated tokens of choice 0 (completions: token_logprobs; chat:
+ * logprobs.content[].logprob); NAN when the answer has none. */
+static double mean_logprob(const json_t *answer)
+{
+    json_t *lp = json_object_get(json_array_get(json_object_get(answer, "choices"), 0), "logprobs");
+    json_t *list = json_object_get(lp, "token_logprobs");
+    bool chat = !list;
+    if (chat) list = json_object_get(lp, "content");
+    double sum = 0;
+    size_t n = 0, i;
+    json_t *v;
+    json_array_foreach(list, i, v)
+    {
+        json_t *x = chat ? json_object_get(v, "logprob") : v;
+        if (!json_is_number(x)) continue;
+        sum += json_number_value(x);
+        n++;
+    }
+    return n ? sum / (double)n : NAN;
+}
+
+/* The cascade (KubeEdge Sedna's joint inference, for language models): a local answer whose
+ * mean token log-probability is below the request's min_confidence is discarded and the next tier
+ * up answers. A confident answer goes out without the logprobs the gateway added to judge it.
+ * Returns true when the request went up (the answer was dropped). */
+static bool cascade_up(gw_proxy *p, const gw_upstream *u)
+{
+    json_error_t e;
+    json_t *answer = json_loadb(p->buf, p->len, 0, &e);
+    const double conf = mean_logprob(answer);
+    if (!isnan(conf) && conf < p->min_confidence) {
+        json_decref(answer);
+        bool any_above = false;
+        for (int i = 0; i < p->g->n_ups; i++)
+            any_above |= p->g->ups[i].spec.tier > u->spec.tier;
+        if (any_above) {
+            p->g->m.cascades++;
+            p->route.min_tier = (int)u->spec.tier + 1;
+            char note[96];
+            snprintf(note, sizeof note, "cascade: confidence %.3f < %.3f at %s; ", conf,
+                     p->min_confidence, rx_tier_name(u->spec.tier));
+            snprintf(p->cascade_note, sizeof p->cascade_note, "%s", note);
+            attempt(p);
+            return true;
+        }
+        return false; /* nowhere higher to go: the local answer stands */
+    }
+    if (answer && !p->client_logprobs) {
+        json_t *choices = json_object_get(answer, "choices");
+        size_t i;
+        json_t *c;
+        json_array_foreach(choices, i, c) json_object_set_new(c, "logprobs", json_null());
+        char *out = json_dumps(answer, JSON_COMPACT);
+        if (out) {
+            free(p->buf);
+            p->buf = out;
+            p->len = strlen(out);
+            p->cap = p->len + 1;
+        }
+    }
+    json_decref(answer);
+    return false;
+}
+
 static void on_done(rx_http_call *c, rx_status s, const char *message, void *user)
 {
     gw_proxy *p = user;
@@ -317,6 +385,9 @@ static void on_done(rx_http_call *c, rx_status s, const char *message, void *use
         upstream_failed(p, s != RX_OK ? message : "the stream ended without [DONE]");
         return;
     }
+    if (!p->head_sent && p->status == 200 && !isnan(p->min_confidence) && (int)u->spec.tier < 2 &&
+        cascade_up(p, u))
+        return;
     if (p->head_sent) {
         if (p->len) rx_http_stream_write(p->req, p->buf, p->len);
         rx_http_stream_end(p->req);
@@ -346,6 +417,14 @@ static char *body_for(gw_proxy *p, const gw_upstream *u, size_t *len)
     }
     json_t *o = json_deep_copy(p->json);
     const char *id;
+    if (o && !isnan(p->min_confidence) && (int)u->spec.tier < 2 && !p->client_logprobs) {
+        /* the cascade judges the answer by its token log-probabilities */
+        if (p->chat)
+            json_object_set_new(o, "logprobs", json_true());
+        else
+            json_object_set_new(o, "logprobs", json_integer(0));
+    }
+    if (o && json_object_get(o, "reflex")) json_object_del(json_object_get(o, "reflex"), "cascade");
     if (o && p->route.model && rx_upstream_serves(&u->spec, p->route.model, &id))
         json_object_set_new(o, "model", json_string(id));
     if (o && p->resumes && p->ids_complete && json_array_size(p->delivered_ids)) {
@@ -404,9 +483,10 @@ static void attempt(gw_proxy *p)
     char why[256];
     int i = gw_route(g, &p->route, why, sizeof why);
     if (p->version[0])
-        snprintf(p->why, sizeof p->why, "split %s -> %s; %s", p->model, p->version, why);
+        snprintf(p->why, sizeof p->why, "%ssplit %s -> %s; %s", p->cascade_note, p->model,
+                 p->version, why);
     else
-        snprintf(p->why, sizeof p->why, "%s", why);
+        snprintf(p->why, sizeof p->why, "%s%s", p->cascade_note, why);
     if (i < 0) {
         fail_client(p, 503, "no_upstream", p->why);
         return;
@@ -472,6 +552,9 @@ static bool inspect(gw_proxy *p)
     if (p->model[0]) p->route.model = p->model;
     if (p->user[0]) p->route.user = p->user;
     p->stream = info.stream;
+    p->min_confidence = info.min_confidence;
+    json_t *lp = json_object_get(info.json, "logprobs");
+    p->client_logprobs = lp && !json_is_false(lp) && !json_is_null(lp);
     p->route.sticky = info.sticky;
     p->route.has_digest = info.has_digest;
     p->route.digest = info.digest;
@@ -525,6 +608,7 @@ void gw_proxy_handle(rx_gateway *g, rx_http_req *req, const char *path)
     p->chat = strcmp(path, "/v1/chat/completions") == 0;
     snprintf(p->domain, sizeof p->domain, "public");
     p->resumable = true;
+    p->min_confidence = NAN;
     const char *tp = rx_http_header(req, "traceparent");
     if (tp && strlen(tp) == 55) snprintf(p->trace, sizeof p->trace, "%s", tp);
     if (strcmp(rx_http_method(req), "POST") == 0 && !inspect(p)) return;

@@ -1,6 +1,7 @@
 /* Reading a client's request body for routing (see request_info.h). */
 #include "gateway/request_info.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -45,11 +46,32 @@ rx_status gw_request_info_parse(const char *body, size_t len, gw_request_info *o
     if (s == RX_OK)
         s = copy(out->domain, sizeof out->domain, json_object_get(rx, "domain"), "reflex.domain");
     /* an empty domain would match no node's list and read as a policy by accident */
-    if (s == RX_OK && !out->domain[0]) s = rx_error(RX_ERR_FORMAT, "'reflex.domain' may not be empty");
+    if (s == RX_OK && !out->domain[0])
+        s = rx_error(RX_ERR_FORMAT, "'reflex.domain' may not be empty");
     if (s != RX_OK) {
         json_decref(o);
         memset(out, 0, sizeof *out);
         return s;
+    }
+    /* the cascade opt-in: a mean token log-probability below X sends the request up a tier */
+    out->min_confidence = NAN;
+    json_t *cascade = json_object_get(rx, "cascade");
+    if (cascade) {
+        json_t *mc = json_object_get(cascade, "min_confidence");
+        if (!json_is_object(cascade) || !json_is_number(mc) || json_number_value(mc) > 0) {
+            json_decref(o);
+            memset(out, 0, sizeof *out);
+            return rx_error(RX_ERR_FORMAT,
+                            "'reflex.cascade' must be {\"min_confidence\": X}, X a mean token "
+                            "log-probability (a number <= 0)");
+        }
+        out->min_confidence = json_number_value(mc);
+        if (json_is_true(json_object_get(o, "stream"))) {
+            json_decref(o);
+            memset(out, 0, sizeof *out);
+            return rx_error(RX_ERR_FORMAT, "a cascade needs \"stream\": false (the local draft "
+                                           "must be judged before anyone sees it)");
+        }
     }
     out->json = o;
     out->stream = json_is_true(json_object_get(o, "stream"));

@@ -19,6 +19,7 @@ typedef struct {
     bool stream, sticky, has_digest;
     int64_t n; /* choices asked for (1 when absent) */
     uint64_t digest;
+    double min_confidence; /* "reflex": {"cascade": {"min_confidence": X}}; NAN when absent */
 } gw_request_info;
 
 /* Parses body[0..len) as a JSON object. RX_ERR_FORMAT with a message (line and column) when it

@@ -136,7 +136,7 @@ int gw_route(rx_gateway *g, const gw_route_req *r, char *why, size_t why_cap)
             keep = filters[f].keep(g, u, r);
             if (keep) passed[f]++;
         }
-        if (keep && u->spec.tier >= g->cfg.topo.tier) {
+        if (keep && u->spec.tier >= g->cfg.topo.tier && (int)u->spec.tier >= r->min_tier) {
             ok[i] = true;
             tier_count[u->spec.tier]++;
         }

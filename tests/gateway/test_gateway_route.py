@@ -59,6 +59,15 @@ time.sleep(0.3)
 st, who, why, _ = ask("The little red hen found a seed")
 check(st == 200 and who == "B" and "prefix cache hit" in why, f"prefix affinity: {st} {who} {why}")
 
+# the cascade opt-in: only a low-confidence local answer goes up a tier
+st, who, why, out = ask("Once upon a time", reflex={"cascade": {"min_confidence": -50.0}})
+check(st == 200 and who == "A" and out["choices"][0]["logprobs"] is None,
+      f"confident local answer stays local (logprobs stripped): {st} {who} {why} {out}")
+st, who, why, out = ask("Once upon a time", reflex={"cascade": {"min_confidence": -0.0001}})
+check(st == 200 and who == "R" and "cascade: confidence" in why, f"low confidence escalates: {st} {who} {why}")
+st, who, why, out = ask("Once upon a time", stream=True, reflex={"cascade": {"min_confidence": -1}})
+check(st == 400, f"a cascade on a stream is refused: {st} {out}")
+
 # model: only R2 (regional) serves "big": escalation, counted
 st, who, why, out = ask("Once upon a time", model="big")
 check(st == 200 and who == "R2" and "escalated" in why, f"model filter + escalation: {st} {who} {why} {out}")
@@ -109,7 +118,8 @@ check(errors == 0, f"{errors} errors with the local tier down")
 _, _, text = gw.request("GET", "/metrics")
 m = {line.split(" ")[0]: float(line.split(" ")[1]) for line in text.decode().splitlines()
      if line.startswith("reflex_gateway_") and " " in line and "{" not in line}
-check(m.get("reflex_gateway_escalations_total", 0) >= 21, f"escalations counted: {m}")
+check(m.get("reflex_gateway_escalations_total", 0) >= 22, f"escalations counted: {m}")
+check(m.get("reflex_gateway_cascades_total", 0) == 1, f"cascades counted: {m}")
 check(gw.stop() == 0, f"gateway exit code (log {gw.log[-3:]})")
 for s in (R, R2):
     check(s.stop() == 0, "node exit code")
