@@ -26,6 +26,7 @@ typedef struct {
     int first_byte_timeout_ms; /* 0: 30000 */
     int idle_timeout_ms;       /* between streamed chunks; 0: 30000 */
     bool quiet;                /* no per-request log lines */
+    int cache_ttl_ms;          /* response cache for when nothing is eligible; 0: off */
     const char *admin_key;     /* Bearer key for /admin/...; NULL: the admin API is off */
     void (*on_listening)(int port, void *user);
     void *on_listening_user;

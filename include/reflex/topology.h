@@ -32,6 +32,7 @@ typedef struct {
     char models[RX_TOPO_MAX_LIST][128];         /* the id the gateway's clients use */
     char model_upstream[RX_TOPO_MAX_LIST][128]; /* the id sent upstream (alias target) */
     int weight;                                 /* 1..1000, default 1 */
+    bool fallback;                              /* used only when nothing else is eligible */
 } rx_upstream_spec;
 
 /* A per-model traffic split, written as

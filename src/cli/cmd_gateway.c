@@ -21,6 +21,8 @@ static const char usage[] =
     "                       models=M1,ID=ALIAS;weight=N;name=NAME' (repeatable)\n"
     "  --split 'MODEL=V1:90,V2:10[;sticky][;shadow=V3]'   traffic split of a model over\n"
     "                       versions (ids upstreams serve); sticky keeps a user on one version\n"
+    "  --cache-ttl S        keep greedy non-streamed answers S seconds, served only when no\n"
+    "                       upstream is eligible (default: off)\n"
     "  --admin-key KEY      enables GET/POST /admin/splits (changes under load, atomically)\n"
     "  --tier T, --region R, --site S   where this gateway stands (default tier access)\n"
     "  --host ADDR          listen address (default 127.0.0.1)\n"
@@ -77,6 +79,8 @@ static int value_flag(gw_opts *o, const char *a, const char *v)
             return -1;
         }
         c->topo.n_splits++;
+    } else if (is(a, "--cache-ttl")) {
+        return seconds(a, v, &c->cache_ttl_ms) ? 1 : -1;
     } else if (is(a, "--admin-key")) {
         c->admin_key = v;
     } else if (is(a, "--tier")) {

@@ -62,6 +62,8 @@ static char *metrics_text(rx_gateway *g)
         {"reflex_gateway_escalations_total", "Requests sent above the gateway's tier.",
          g->m.escalations},
         {"reflex_gateway_ejections_total", "Upstreams ejected after failures.", g->m.ejections},
+        {"reflex_gateway_cache_hits_total", "Answers from the response cache (nothing eligible).",
+         g->m.cache_hits},
         {"reflex_gateway_cascades_total",
          "Local answers below the asked confidence, answered above.", g->m.cascades},
         {"reflex_gateway_unavailable_total", "Requests answered 503: nothing eligible.",
@@ -219,6 +221,7 @@ rx_status rx_gateway_run(const rx_gateway_config *cfg)
     gw_upstreams_stop(g);
     rx_http_server_free(g->http);
     rx_auth_free(&g->admin);
+    gw_cache_free(g);
     free(g);
     return s == RX_OK ? RX_OK : rx_error(s, "%s", msg);
 }

@@ -40,6 +40,7 @@ typedef struct {
     uint64_t requests, retries, failovers, escalations, ejections, unavailable, resumed;
     uint64_t shadow_requests, shadow_errors;
     uint64_t cascades;        /* local answers below the requested confidence, answered above */
+    uint64_t cache_hits;      /* answers from the response cache (nothing was eligible) */
     rx_histogram ttft, total; /* seconds, as the client sees them */
     rx_histogram shadow;      /* seconds, the shadow copies' whole answers */
     /* requests per split version, [split][version] (reset when a split changes) */
@@ -47,6 +48,7 @@ typedef struct {
 } gw_metrics;
 
 typedef struct gw_proxy gw_proxy;
+typedef struct gw_cache_entry gw_cache_entry;
 
 typedef struct rx_gateway {
     rx_gateway_config cfg; /* copied */
@@ -56,10 +58,12 @@ typedef struct rx_gateway {
     gw_metrics m;
     char name[160];
     bool draining;
-    int n_active;  /* proxied requests in flight */
-    uint64_t rr;   /* tie breaker */
-    uint64_t rng;  /* split draws (xorshift) */
-    rx_auth admin; /* owned: --admin-key; none: the admin API is off */
+    int n_active;          /* proxied requests in flight */
+    uint64_t rr;           /* tie breaker */
+    uint64_t rng;          /* split draws (xorshift) */
+    rx_auth admin;         /* owned: --admin-key; none: the admin API is off */
+    gw_cache_entry *cache; /* owned: newest first */
+    int cache_n;
 } rx_gateway;
 
 /* upstream.c */
@@ -90,6 +94,14 @@ void gw_admin_handle(rx_gateway *g, rx_http_req *req);
 /* shadow.c: a copy of a request to a shadow version; the answer is discarded */
 void gw_shadow_send(rx_gateway *g, const char *version, const char *domain, const char *path,
                     const char *body, size_t len);
+
+/* cache.c: greedy answers kept for when nothing is eligible */
+#include <jansson.h>
+char *gw_cache_key(const json_t *request, const char *path, const char *domain); /* malloc'd */
+void gw_cache_put(rx_gateway *g, const char *norm, const char *body, size_t len, const char *type);
+const gw_cache_entry *gw_cache_get(rx_gateway *g, const char *norm, const char **body, size_t *len,
+                                   const char **type);
+void gw_cache_free(rx_gateway *g);
 
 /* proxy.c */
 void gw_proxy_handle(rx_gateway *g, rx_http_req *req, const char *path);

@@ -25,6 +25,7 @@ struct gw_proxy {
     char model[128], domain[64], user[128];
     char version[128]; /* the split's pick for model, when it has a split */
     char cascade_note[96];
+    char *cache_key; /* owned: the normalized request when it may be cached, or NULL */
     gw_route_req route;
     bool stream, chat;
     int upstream;       /* index of the current upstream, -1 before the first */
@@ -67,6 +68,7 @@ static void proxy_free(gw_proxy *p)
     p->g->n_active--;
     json_decref(p->json);
     json_decref(p->delivered_ids);
+    free(p->cache_key);
     free(p->buf);
     free(p->delivered);
     free(p);
@@ -394,6 +396,7 @@ static void on_done(rx_http_call *c, rx_status s, const char *message, void *use
     } else {
         if (p->status == 200) rx_hist_observe(&g->m.ttft, (double)(rx_now_ns() - p->t0_ns) / 1e9);
         headers_out(p, p->upstream);
+        if (p->status == 200) gw_cache_put(g, p->cache_key, p->buf, p->len, p->content_type);
         rx_http_respond(p->req, p->status, p->content_type, p->buf, p->len);
     }
     p->req = NULL;
@@ -488,6 +491,22 @@ static void attempt(gw_proxy *p)
     else
         snprintf(p->why, sizeof p->why, "%s%s", p->cascade_note, why);
     if (i < 0) {
+        const char *body, *type;
+        size_t len;
+        if (!p->head_sent && gw_cache_get(g, p->cache_key, &body, &len, &type)) {
+            g->m.cache_hits++;
+            /* the reason reads "response cache: <why nothing was eligible>" */
+            memmove(p->why + 16, p->why, sizeof p->why - 17);
+            memcpy(p->why, "response cache: ", 16);
+            p->why[sizeof p->why - 1] = '\0';
+            headers_out(p, -1);
+            rx_http_add_header(p->req, "x-reflex-cache", "hit");
+            rx_http_respond(p->req, 200, type, body, len);
+            p->req = NULL;
+            log_line(p, 200);
+            proxy_free(p);
+            return;
+        }
         fail_client(p, 503, "no_upstream", p->why);
         return;
     }
@@ -627,6 +646,7 @@ void gw_proxy_handle(rx_gateway *g, rx_http_req *req, const char *path)
     }
     p->route.domain = p->domain;
     apply_split(p);
+    if (g->cfg.cache_ttl_ms > 0) p->cache_key = gw_cache_key(p->json, p->path, p->domain);
     p->delivered_ids = json_array();
     p->ids_complete = true;
     rx_http_on_close(req, on_client_gone, p);

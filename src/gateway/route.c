@@ -123,7 +123,8 @@ static const gw_score scores[] = {
 };
 #define N_SCORES (int)(sizeof scores / sizeof scores[0])
 
-int gw_route(rx_gateway *g, const gw_route_req *r, char *why, size_t why_cap)
+static int route_pass(rx_gateway *g, const gw_route_req *r, bool fallback, char *why,
+                      size_t why_cap)
 {
     int passed[N_FILTERS] = {0};
     int tier_count[3] = {0};
@@ -136,7 +137,8 @@ int gw_route(rx_gateway *g, const gw_route_req *r, char *why, size_t why_cap)
             keep = filters[f].keep(g, u, r);
             if (keep) passed[f]++;
         }
-        if (keep && u->spec.tier >= g->cfg.topo.tier && (int)u->spec.tier >= r->min_tier) {
+        if (keep && u->spec.fallback == fallback && u->spec.tier >= g->cfg.topo.tier &&
+            (int)u->spec.tier >= r->min_tier) {
             ok[i] = true;
             tier_count[u->spec.tier]++;
         }
@@ -192,4 +194,21 @@ int gw_route(rx_gateway *g, const gw_route_req *r, char *why, size_t why_cap)
     if (r->has_digest && best_parts[0] > 0 && w > 0 && (size_t)w < why_cap)
         snprintf(why + w, why_cap - (size_t)w, " (prefix cache hit)");
     return best;
+}
+
+int gw_route(rx_gateway *g, const gw_route_req *r, char *why, size_t why_cap)
+{
+    int i = route_pass(g, r, false, why, why_cap);
+    if (i >= 0) return i;
+    /* nothing else is eligible: a local fallback model, under the same filters (domain too) */
+    char none[256];
+    snprintf(none, sizeof none, "%s", why);
+    i = route_pass(g, r, true, why, why_cap);
+    if (i < 0) {
+        snprintf(why, why_cap, "%s", none);
+        return -1;
+    }
+    size_t n = strlen(why);
+    if (n + 12 < why_cap) memmove(why + 10, why, n + 1), memcpy(why, "fallback: ", 10);
+    return i;
 }

@@ -93,6 +93,15 @@ static rx_status parse_kv(const char *k, size_t kl, const char *v, size_t vl, rx
 {
 #define KEY(s) (kl == sizeof(s) - 1 && memcmp(k, s, kl) == 0)
     char buf[128];
+    if (KEY("fallback")) {
+        if (vl == 4 && memcmp(v, "true", 4) == 0)
+            u->fallback = true;
+        else if (vl == 5 && memcmp(v, "false", 5) == 0)
+            u->fallback = false;
+        else
+            return rx_error(RX_ERR_FORMAT, "upstream %s: fallback must be true or false", u->name);
+        return RX_OK;
+    }
     if (KEY("tier") || KEY("weight")) {
         if (!copy_field(buf, sizeof buf, v, vl))
             return rx_error(RX_ERR_FORMAT, "upstream %s: bad %.*s", u->name, (int)kl, k);
@@ -140,7 +149,7 @@ static rx_status parse_kv(const char *k, size_t kl, const char *v, size_t vl, rx
     }
     return rx_error(RX_ERR_FORMAT,
                     "upstream %s: unknown field '%.*s' (tier, region, site, domains, models, "
-                    "weight, name)",
+                    "weight, name, fallback)",
                     u->name, (int)kl, k);
 #undef KEY
 }
@@ -156,7 +165,8 @@ rx_status rx_upstream_parse(const char *spec, rx_upstream_spec *out)
     rx_status s = parse_url(spec, semi ? (size_t)(semi - spec) : len, &u);
     const char *p = semi ? semi + 1 : end;
     bool seen[8] = {0};
-    static const char *once[] = {"tier", "region", "site", "domains", "models", "weight", "name"};
+    static const char *once[] = {"tier",   "region", "site", "domains",
+                                 "models", "weight", "name", "fallback"};
     while (s == RX_OK && p < end) {
         const char *q = memchr(p, ';', (size_t)(end - p));
         const char *e = q ? q : end;
@@ -164,7 +174,7 @@ rx_status rx_upstream_parse(const char *spec, rx_upstream_spec *out)
         if (!eq || eq == p)
             s = rx_error(RX_ERR_FORMAT, "upstream %s: '%.*s' is not key=value", u.name,
                          (int)(e - p), p);
-        for (int i = 0; s == RX_OK && i < 7; i++)
+        for (int i = 0; s == RX_OK && i < 8; i++)
             if ((size_t)(eq - p) == strlen(once[i]) && memcmp(p, once[i], strlen(once[i])) == 0) {
                 if (seen[i])
                     s = rx_error(RX_ERR_FORMAT, "upstream %s: %s given twice", u.name, once[i]);

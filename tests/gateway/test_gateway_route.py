@@ -82,6 +82,7 @@ st, who, why, _ = ask("Public note")
 check(who != "P", f"public request reached the private node: {who}")
 
 # requests the gateway cannot check against policy go nowhere
+time.sleep(0.3)  # the nodes log a request just after answering it
 quiet_before = {s.log[0]: served(s) for s in (A, B, P, R, R2)}
 st, _, out = gw.json("POST", "/v1/completions", b'{"prompt": "x", "reflex": {"domain": "private1"')
 check(st == 400 and out["error"]["type"] == "invalid_request_error", f"malformed body: {st} {out}")
@@ -123,6 +124,33 @@ check(m.get("reflex_gateway_cascades_total", 0) == 1, f"cascades counted: {m}")
 check(gw.stop() == 0, f"gateway exit code (log {gw.log[-3:]})")
 for s in (R, R2):
     check(s.stop() == 0, "node exit code")
+
+# the last rungs: a local fallback model, then the response cache, then 503
+N1, F = node("--node-name", "N1"), node("--node-name", "F")
+gw2 = Server("gateway", ["--poll-interval", "0.1", "--cache-ttl", "60",
+                         "--upstream", spec(N1, name="N1"),
+                         "--upstream", spec(F, name="F", fallback="true")])
+time.sleep(0.3)
+body = {"prompt": "Once upon a time", "max_tokens": 8, "temperature": 0}
+st, hdrs, first = gw2.json("POST", "/v1/completions", body)
+check(st == 200 and hdrs.get("x-reflex-node") == "N1", f"primary while it is up: {st} {hdrs.get('x-reflex-node')}")
+N1.proc.send_signal(signal.SIGKILL)
+N1.wait()
+st, hdrs, out = gw2.json("POST", "/v1/completions", dict(body, prompt="The cat"))
+check(st == 200 and hdrs.get("x-reflex-node") == "F" and "fallback" in hdrs.get("x-reflex-route", ""),
+      f"fallback model: {st} {hdrs}")
+F.proc.send_signal(signal.SIGKILL)
+F.wait()
+time.sleep(0.3)
+st, hdrs, again = gw2.json("POST", "/v1/completions", body)
+check(st == 200 and hdrs.get("x-reflex-cache") == "hit" and again == first, f"cached answer: {st} {hdrs}")
+st, hdrs, out = gw2.json("POST", "/v1/completions", dict(body, reflex={"domain": "public"}, user="someone"))
+check(st == 200 and hdrs.get("x-reflex-cache") == "hit", f"user and explicit public domain share the entry: {st}")
+st, hdrs, out = gw2.json("POST", "/v1/completions", dict(body, temperature=0.7))
+check(st == 503 and "retry-after" in hdrs, f"sampled requests are never cached: {st}")
+st, hdrs, out = gw2.json("POST", "/v1/completions", dict(body, prompt="Something new"))
+check(st == 503, f"uncached request with nothing eligible: {st}")
+check(gw2.stop() == 0, "gateway 2 exit")
 
 # no upstream at all: 503 with Retry-After at once
 lonely = Server("gateway", ["--upstream", "http://127.0.0.1:9;name=nobody", "--poll-interval", "0.05"])

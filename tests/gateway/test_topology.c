@@ -30,6 +30,9 @@ static void test_full_spec(void **state)
     assert_true(rx_upstream_serves(&u, "fast", &id)); /* alias: clients say fast */
     assert_string_equal(id, "big");
     assert_false(rx_upstream_serves(&u, "big", &id));
+    assert_false(u.fallback);
+    assert_int_equal(rx_upstream_parse("http://h:1;fallback=true", &u), RX_OK);
+    assert_true(u.fallback);
 }
 
 static void test_defaults(void **state)
@@ -73,6 +76,7 @@ static void test_refusals(void **state)
     refused("http://h:1;domains=a,,b", "domains");
     refused("http://h:1;models==x", "alias");
     refused("http://h:1;site=a b", "site");
+    refused("http://h:1;fallback=yes", "fallback");
 }
 
 int main(void)
