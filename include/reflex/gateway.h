@@ -28,6 +28,10 @@ typedef struct {
     bool quiet;                /* no per-request log lines */
     int cache_ttl_ms;          /* response cache for when nothing is eligible; 0: off */
     const char *admin_key;     /* Bearer key for /admin/...; NULL: the admin API is off */
+    /* Re-reads the topology (the config file and flags) on SIGHUP and POST /admin/reload;
+     * NULL: reloading is off. On failure the running topology stays, and the message says why. */
+    rx_status (*reload)(rx_topology *out, void *user);
+    void *reload_user;
     void (*on_listening)(int port, void *user);
     void *on_listening_user;
 } rx_gateway_config;

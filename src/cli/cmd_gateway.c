@@ -152,24 +152,55 @@ static void print_listening(int port, void *user)
     fprintf(stderr, "reflex gateway: listening on port %d\n", port);
 }
 
-int rx_cmd_gateway(int argc, char **argv)
+/* Reads the config file (when --config is given) and the flags, which win. */
+static int load(gw_opts *o, int argc, char **argv, rx_config_args *file)
 {
-    gw_opts *o = calloc(1, sizeof *o);
-    if (!o) return rx_cli_fail("gateway", "out of memory");
+    memset(o, 0, sizeof *o);
     o->g.http.port = 8080;
     const char *config = NULL;
     for (int i = 1; i + 1 < argc; i++)
         if (is(argv[i], "--config")) config = argv[i + 1];
-    rx_config_args file = {0};
-    int r = -1;
-    if (config && rx_config_load(config, &file) != RX_OK)
-        r = rx_cli_fail("gateway", "%s", rx_last_error());
-    if (r < 0) r = parse_list(o, file.argc, file.argv);
+    if (config && rx_config_load(config, file) != RX_OK)
+        return rx_cli_fail("gateway", "%s", rx_last_error());
+    int r = parse_list(o, file->argc, file->argv);
     if (r < 0) r = parse_list(o, argc - 1, argv + 1);
     if (r < 0 && o->g.topo.n_upstreams == 0)
         r = rx_cli_usage_error("gateway", "at least one --upstream is required");
+    return r;
+}
+
+typedef struct {
+    int argc;
+    char **argv;
+} reload_ctx;
+
+/* SIGHUP and POST /admin/reload: the same files and flags, read again. */
+static rx_status reload(rx_topology *out, void *user)
+{
+    reload_ctx *ctx = user;
+    gw_opts *o = malloc(sizeof *o);
+    if (!o) return rx_error(RX_ERR_NOMEM, "no memory");
+    rx_config_args file = {0};
+    /* parse errors were printed as usage lines; say it once more as the reason */
+    int r = load(o, ctx->argc, ctx->argv, &file);
+    rx_status s = r < 0 ? RX_OK : rx_error(RX_ERR_FORMAT, "the topology did not parse (see above)");
+    if (s == RX_OK) *out = o->g.topo;
+    rx_config_args_free(&file);
+    free(o);
+    return s;
+}
+
+int rx_cmd_gateway(int argc, char **argv)
+{
+    gw_opts *o = malloc(sizeof *o);
+    if (!o) return rx_cli_fail("gateway", "out of memory");
+    rx_config_args file = {0};
+    int r = load(o, argc, argv, &file);
+    reload_ctx ctx = {argc, argv};
     if (r < 0) {
         o->g.on_listening = print_listening;
+        o->g.reload = reload;
+        o->g.reload_user = &ctx;
         r = rx_gateway_run(&o->g) == RX_OK ? 0 : rx_cli_fail("gateway", "%s", rx_last_error());
     }
     rx_config_args_free(&file);

@@ -1,4 +1,5 @@
-/* The gateway's admin API, for releases under load: GET /admin/splits lists the traffic splits;
+/* The gateway's admin API, for releases under load: POST /admin/reload re-reads the topology
+ * (as SIGHUP does); GET /admin/splits lists the traffic splits;
  * POST /admin/splits with {"split": "MODEL=V1:90,V2:10;sticky"} adds or replaces one, with
  * {"delete": "MODEL"} removes one. A change is one assignment on the loop thread, between two
  * requests, so a blue-green switch is atomic and no request is dropped. Bearer --admin-key;
@@ -104,6 +105,18 @@ void gw_admin_handle(rx_gateway *g, rx_http_req *req)
         return;
     }
     const char *method = rx_http_method(req);
+    if (strcmp(rx_http_path(req), "/admin/reload") == 0) {
+        if (strcmp(method, "POST") != 0) {
+            refuse(req, 405, "invalid_request_error", "/admin/reload takes POST");
+        } else if (gw_reload(g) != RX_OK) {
+            refuse(req, 400, "invalid_request_error", rx_last_error());
+        } else {
+            answer(req, 200,
+                   json_pack("{s:s, s:i}", "status", "reloaded", "upstreams",
+                             g->cfg.topo.n_upstreams));
+        }
+        return;
+    }
     if (strcmp(rx_http_path(req), "/admin/splits") != 0)
         refuse(req, 404, "invalid_request_error", "no such admin route (try /admin/splits)");
     else if (strcmp(method, "GET") == 0)

@@ -155,6 +155,32 @@ static void handle(rx_http_req *req, void *user)
     reply(req, 404, "application/json", strdup(msg));
 }
 
+/* A new topology, applied between two requests on the loop thread: nothing in flight drops. */
+rx_status gw_reload(rx_gateway *g)
+{
+    if (!g->cfg.reload)
+        return rx_error(RX_ERR_UNSUPPORTED,
+                        "this gateway was started without a reloadable topology");
+    rx_topology *t = malloc(sizeof *t);
+    if (!t) return rx_error(RX_ERR_NOMEM, "no memory for a topology");
+    rx_status s = g->cfg.reload(t, g->cfg.reload_user);
+    if (s == RX_OK) s = gw_upstreams_apply(g, t);
+    if (s == RX_OK) {
+        g->cfg.topo = *t;
+        memset(g->m.split_requests, 0, sizeof g->m.split_requests);
+    }
+    free(t);
+    if (!g->cfg.quiet || s != RX_OK)
+        fprintf(stderr, "reflex gateway: reload: %s\n",
+                s == RX_OK ? "topology applied" : rx_last_error());
+    return s;
+}
+
+static void on_hup(void *arg)
+{
+    gw_reload(arg);
+}
+
 static void stop_now(void *arg)
 {
     rx_gateway *g = arg;
@@ -207,8 +233,9 @@ rx_status rx_gateway_run(const rx_gateway_config *cfg)
                      cfg->http.host ? cfg->http.host : "127.0.0.1", port);
         s = gw_upstreams_start(g);
     }
-    if (s == RX_OK && (s = rx_http_on_signal(g->http, SIGTERM, on_stop, g)) == RX_OK)
-        s = rx_http_on_signal(g->http, SIGINT, on_stop, g);
+    if (s == RX_OK && (s = rx_http_on_signal(g->http, SIGTERM, on_stop, g)) == RX_OK &&
+        (s = rx_http_on_signal(g->http, SIGINT, on_stop, g)) == RX_OK)
+        s = rx_http_on_signal(g->http, SIGHUP, on_hup, g);
     if (s == RX_OK) {
         const int port = rx_http_server_port(g->http);
         fprintf(stderr, "reflex gateway: %s (tier %s) with %d upstream(s)\n", g->name,

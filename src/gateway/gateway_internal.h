@@ -25,6 +25,7 @@ typedef struct {
     double status_ttft_ms;
     uint64_t digests[GW_MAX_DIGESTS];
     int n_digests;
+    bool retired;       /* left the topology: no new requests; its slot is reused once idle */
     rx_http_call *poll; /* in flight, or NULL */
     char *poll_body;    /* owned: the status body being received */
     size_t poll_len;
@@ -68,6 +69,9 @@ typedef struct rx_gateway {
 
 /* upstream.c */
 rx_status gw_upstreams_start(rx_gateway *g);
+/* Applies a new topology (SIGHUP, POST /admin/reload) without dropping a request: upstreams
+ * that stay keep their pools and state, new ones get pools, removed ones retire. */
+rx_status gw_upstreams_apply(rx_gateway *g, const rx_topology *t);
 void gw_upstreams_close(rx_gateway *g); /* frees the pools; call on the loop */
 void gw_upstreams_stop(rx_gateway *g);  /* and the upstreams */
 bool gw_upstream_ejected(const rx_gateway *g, const gw_upstream *u);
@@ -89,7 +93,10 @@ typedef struct {
 /* Picks an upstream index (or -1) and writes a one-line reason to why. */
 int gw_route(rx_gateway *g, const gw_route_req *r, char *why, size_t why_cap);
 
-/* admin.c: GET/POST /admin/splits (Bearer --admin-key) */
+/* gateway.c */
+rx_status gw_reload(rx_gateway *g);
+
+/* admin.c: GET/POST /admin/splits, POST /admin/reload (Bearer --admin-key) */
 void gw_admin_handle(rx_gateway *g, rx_http_req *req);
 /* shadow.c: a copy of a request to a shadow version; the answer is discarded */
 void gw_shadow_send(rx_gateway *g, const char *version, const char *domain, const char *path,

@@ -58,7 +58,7 @@ static bool f_untried(rx_gateway *g, const gw_upstream *u, const gw_route_req *r
 static bool f_healthy(rx_gateway *g, const gw_upstream *u, const gw_route_req *r)
 {
     (void)r;
-    return u->healthy && !gw_upstream_ejected(g, u);
+    return !u->retired && u->healthy && !gw_upstream_ejected(g, u);
 }
 
 /* Saturated: every slot busy and the queue full, as last polled, plus what we sent since. */

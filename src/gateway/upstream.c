@@ -133,21 +133,74 @@ static void poll_all(void *arg)
     if (!g->draining) rx_http_timer(g->http, g->cfg.poll_interval_ms, poll_all, g);
 }
 
+/* The array has room for every upstream a topology may have, so indexes held by requests in
+ * flight (and pointers held by polls) never move across reloads. */
 rx_status gw_upstreams_start(rx_gateway *g)
 {
-    g->n_ups = g->cfg.topo.n_upstreams;
-    g->ups = calloc((size_t)(g->n_ups ? g->n_ups : 1), sizeof *g->ups);
-    if (!g->ups) return rx_error(RX_ERR_NOMEM, "no memory for %d upstreams", g->n_ups);
-    rx_http_pool_config pc = {g->cfg.connect_timeout_ms, g->cfg.first_byte_timeout_ms,
-                              g->cfg.idle_timeout_ms, 0};
+    g->ups = calloc(RX_TOPO_MAX_UPSTREAMS, sizeof *g->ups);
+    if (!g->ups) return rx_error(RX_ERR_NOMEM, "no memory for the upstreams");
+    g->n_ups = 0;
+    rx_status s = gw_upstreams_apply(g, &g->cfg.topo);
+    if (s == RX_OK) poll_all(g);
+    return s;
+}
+
+static int find_active(const rx_gateway *g, const rx_upstream_spec *spec)
+{
+    for (int i = 0; i < g->n_ups; i++)
+        if (!g->ups[i].retired && g->ups[i].spec.port == spec->port &&
+            strcmp(g->ups[i].spec.host, spec->host) == 0)
+            return i;
+    return -1;
+}
+
+/* A slot for a new upstream: a retired one that nothing uses any more, or a fresh one. */
+static int free_slot(rx_gateway *g)
+{
     for (int i = 0; i < g->n_ups; i++) {
         gw_upstream *u = &g->ups[i];
-        u->spec = g->cfg.topo.upstreams[i];
+        if (u->retired && u->in_flight == 0 && !u->poll) {
+            rx_http_pool_free(u->pool);
+            free(u->poll_body);
+            memset(u, 0, sizeof *u);
+            return i;
+        }
+    }
+    return g->n_ups < RX_TOPO_MAX_UPSTREAMS ? g->n_ups++ : -1;
+}
+
+rx_status gw_upstreams_apply(rx_gateway *g, const rx_topology *t)
+{
+    /* check that it fits before changing anything */
+    int need = 0;
+    for (int k = 0; k < t->n_upstreams; k++)
+        need += find_active(g, &t->upstreams[k]) < 0;
+    int room = RX_TOPO_MAX_UPSTREAMS - g->n_ups;
+    for (int i = 0; i < g->n_ups; i++)
+        room += g->ups[i].retired && g->ups[i].in_flight == 0 && !g->ups[i].poll;
+    if (need > room)
+        return rx_error(RX_ERR_FULL, "no room for %d new upstreams while %d retired ones finish",
+                        need, g->n_ups - room);
+    rx_http_pool_config pc = {g->cfg.connect_timeout_ms, g->cfg.first_byte_timeout_ms,
+                              g->cfg.idle_timeout_ms, 0};
+    bool keep[RX_TOPO_MAX_UPSTREAMS] = {0};
+    for (int k = 0; k < t->n_upstreams; k++) {
+        int i = find_active(g, &t->upstreams[k]);
+        if (i >= 0) { /* stays: new attributes, same pool and health */
+            g->ups[i].spec = t->upstreams[k];
+            keep[i] = true;
+            continue;
+        }
+        i = free_slot(g);
+        gw_upstream *u = &g->ups[i];
+        u->spec = t->upstreams[k];
         u->healthy = true; /* optimistic until the first poll says otherwise */
         rx_status s = rx_http_pool_create(g->http, u->spec.host, u->spec.port, &pc, &u->pool);
         if (s != RX_OK) return s;
+        keep[i] = true;
     }
-    poll_all(g);
+    for (int i = 0; i < g->n_ups; i++)
+        if (!keep[i]) g->ups[i].retired = true;
     return RX_OK;
 }
 
