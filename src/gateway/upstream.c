@@ -67,13 +67,13 @@ static void parse_status(gw_upstream *u, const char *body, size_t len)
 typedef struct {
     rx_gateway *g;
     gw_upstream *u;
+    int status;
 } poll_ctx;
 
 static void poll_head(rx_http_call *c, int status, void *user)
 {
     (void)c;
-    gw_upstream *u = ((poll_ctx *)user)->u;
-    if (status != 200) u->healthy = false;
+    ((poll_ctx *)user)->status = status;
 }
 
 static void poll_chunk(rx_http_call *c, const char *data, size_t len, void *user)
@@ -96,10 +96,17 @@ static void poll_done(rx_http_call *c, rx_status s, const char *message, void *u
     gw_upstream *u = ctx->u;
     u->poll = NULL;
     const bool was_healthy = u->healthy;
-    if (s == RX_OK && u->poll_body)
+    if (s == RX_OK && ctx->status == 200 && u->poll_body) {
         parse_status(u, u->poll_body, u->poll_len);
-    else if (s != RX_ERR_CANCELLED)
+    } else if (s == RX_OK && ctx->status == 404) {
+        /* alive, with no reflex status API (llama-server, vLLM, any OpenAI-compatible server):
+         * healthy, load unknown */
+        u->healthy = true;
+        u->slots_total = u->slots_busy = u->queue_depth = u->queue_cap = 0;
+        u->n_digests = 0;
+    } else if (s != RX_ERR_CANCELLED) {
         u->healthy = false;
+    }
     if (s == RX_OK && u->healthy && !gw_upstream_ejected(ctx->g, u)) u->failures_in_row = 0;
     u->polled = true;
     if (was_healthy != u->healthy && !ctx->g->cfg.quiet)
@@ -121,7 +128,7 @@ static void poll_all(void *arg)
             continue; /* the last poll is still out: it will time out on its own */
         poll_ctx *ctx = malloc(sizeof *ctx);
         if (!ctx) continue;
-        *ctx = (poll_ctx){g, u};
+        *ctx = (poll_ctx){g, u, 0};
         const char *headers[] = {"Accept", "application/json", NULL};
         if (rx_http_call_start(u->pool, "GET", "/v1/status", headers, NULL, 0, &cb, ctx,
                                &u->poll) != RX_OK) {
