@@ -31,10 +31,16 @@ static char *status_json(rx_gateway *g)
                            u->queue_depth, "ewma_ms", u->ewma_ms, "requests",
                            (json_int_t)u->requests, "errors", (json_int_t)u->errors));
     }
-    json_t *o =
-        json_pack("{s:s, s:s, s:s, s:s, s:b, s:o}", "gateway", g->name, "tier",
-                  rx_tier_name(g->cfg.topo.tier), "region", g->cfg.topo.region, "site",
-                  g->cfg.topo.site, "draining", g->draining, "upstreams", ups ? ups : json_array());
+    const uint64_t now = rx_now_ns();
+    json_t *slo = json_pack("{s:i, s:f, s:f, s:f, s:I}", "window_s", 60, "ttft_p95_ms",
+                            rx_window_quantile(&g->slo, now, 0.95) * 1e3, "ttft_p99_ms",
+                            rx_window_quantile(&g->slo, now, 0.99) * 1e3, "error_rate",
+                            rx_window_error_rate(&g->slo, now), "requests",
+                            (json_int_t)rx_window_requests(&g->slo, now));
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:b, s:o, s:o}", "gateway", g->name, "tier",
+                          rx_tier_name(g->cfg.topo.tier), "region", g->cfg.topo.region, "site",
+                          g->cfg.topo.site, "draining", g->draining, "upstreams",
+                          ups ? ups : json_array(), "slo", slo ? slo : json_object());
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     return s;
@@ -42,7 +48,7 @@ static char *status_json(rx_gateway *g)
 
 static char *metrics_text(rx_gateway *g)
 {
-    size_t cap = 24576 + (size_t)g->n_ups * 1024, n = 0;
+    size_t cap = 24576 + (size_t)g->n_ups * 4096, n = 0;
     char *b = malloc(cap);
     if (!b) return NULL;
 #define PUT(...)                                                                                   \
@@ -85,6 +91,27 @@ static char *metrics_text(rx_gateway *g)
     for (int i = 0; i < g->n_ups; i++)
         PUT("reflex_gateway_upstream_requests_total{upstream=\"%s\"} %llu\n", g->ups[i].spec.name,
             (unsigned long long)g->ups[i].requests);
+    const uint64_t now = rx_now_ns();
+    PUT("# HELP reflex_gateway_slo_ttft_seconds Time to first byte over the last minute.\n"
+        "# TYPE reflex_gateway_slo_ttft_seconds gauge\n"
+        "reflex_gateway_slo_ttft_seconds{window=\"1m\",quantile=\"0.95\"} %.6f\n"
+        "reflex_gateway_slo_ttft_seconds{window=\"1m\",quantile=\"0.99\"} %.6f\n"
+        "# HELP reflex_gateway_slo_error_ratio 5xx answers over the last minute.\n"
+        "# TYPE reflex_gateway_slo_error_ratio "
+        "gauge\nreflex_gateway_slo_error_ratio{window=\"1m\"} %.6f\n",
+        rx_window_quantile(&g->slo, now, 0.95), rx_window_quantile(&g->slo, now, 0.99),
+        rx_window_error_rate(&g->slo, now));
+    for (int i = 0; i < g->n_ups; i++) {
+        char labels[200];
+        snprintf(labels, sizeof labels, "upstream=\"%s\"", g->ups[i].spec.name);
+        PUT("reflex_gateway_slo_ttft_seconds{window=\"1m\",quantile=\"0.95\",%s} %.6f\n"
+            "reflex_gateway_slo_error_ratio{window=\"1m\",%s} %.6f\n",
+            labels, rx_window_quantile(&g->ups[i].slo, now, 0.95), labels,
+            rx_window_error_rate(&g->ups[i].slo, now));
+        n += rx_hist_format(&g->ups[i].ttft, "reflex_gateway_upstream_ttft_seconds", labels, b + n,
+                            cap - n);
+        if (n >= cap) n = cap - 1;
+    }
     PUT("# HELP reflex_gateway_split_requests_total Requests per traffic-split version.\n"
         "# TYPE reflex_gateway_split_requests_total counter\n");
     for (int i = 0; i < g->cfg.topo.n_splits; i++)
@@ -220,6 +247,7 @@ rx_status rx_gateway_run(const rx_gateway_config *cfg)
     rx_hist_init(&g->m.ttft, rx_hist_latency_bounds, rx_hist_latency_n);
     rx_hist_init(&g->m.total, rx_hist_latency_bounds, rx_hist_latency_n);
     rx_hist_init(&g->m.shadow, rx_hist_latency_bounds, rx_hist_latency_n);
+    rx_window_init(&g->slo);
     g->rng = 0x9e3779b97f4a7c15ull ^ (uint64_t)rx_now_ns();
     const char *admin_keys[1] = {cfg->admin_key};
     rx_status s = rx_auth_load(admin_keys, cfg->admin_key ? 1 : 0, NULL, &g->admin);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "core/histogram.h"
+#include "core/slo_window.h"
 #include "reflex/gateway.h"
 #include "reflex/http.h"
 #include "reflex/http_client.h"
@@ -26,6 +27,8 @@ typedef struct {
     uint64_t digests[GW_MAX_DIGESTS];
     int n_digests;
     bool retired;       /* left the topology: no new requests; its slot is reused once idle */
+    rx_slo_window slo;  /* the last minute's TTFT and errors through this upstream */
+    rx_histogram ttft;  /* seconds, first byte as the client saw it */
     rx_http_call *poll; /* in flight, or NULL */
     char *poll_body;    /* owned: the status body being received */
     size_t poll_len;
@@ -63,6 +66,7 @@ typedef struct rx_gateway {
     uint64_t rr;           /* tie breaker */
     uint64_t rng;          /* split draws (xorshift) */
     rx_auth admin;         /* owned: --admin-key; none: the admin API is off */
+    rx_slo_window slo;     /* the last minute, all requests */
     gw_cache_entry *cache; /* owned: newest first */
     int cache_n;
 } rx_gateway;

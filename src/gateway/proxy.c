@@ -25,7 +25,8 @@ struct gw_proxy {
     char model[128], domain[64], user[128];
     char version[128]; /* the split's pick for model, when it has a split */
     char cascade_note[96];
-    char *cache_key; /* owned: the normalized request when it may be cached, or NULL */
+    uint64_t ttft_ns; /* start to the first byte the client got; 0 before */
+    char *cache_key;  /* owned: the normalized request when it may be cached, or NULL */
     gw_route_req route;
     bool stream, chat;
     int upstream;       /* index of the current upstream, -1 before the first */
@@ -90,6 +91,16 @@ static void log_line(gw_proxy *p, int status)
     rx_gateway *g = p->g;
     const double total_ms = (double)(rx_now_ns() - p->t0_ns) / 1e6;
     rx_hist_observe(&g->m.total, total_ms / 1e3);
+    /* the one-minute SLO windows: time to first byte, and 5xx (including our 503s) as errors */
+    const uint64_t now = rx_now_ns();
+    const double ttft_s = p->ttft_ns ? (double)p->ttft_ns / 1e9 : -1;
+    const bool error = status >= 500;
+    rx_window_observe(&g->slo, now, ttft_s, error);
+    if (p->upstream >= 0) {
+        gw_upstream *u = &g->ups[p->upstream];
+        rx_window_observe(&u->slo, now, ttft_s, error);
+        if (ttft_s >= 0) rx_hist_observe(&u->ttft, ttft_s);
+    }
     if (g->cfg.quiet) return;
     json_t *o = json_pack("{s:s, s:i, s:s, s:s, s:i, s:i, s:f, s:s}", "path", p->path, "status",
                           status, "upstream", p->upstream >= 0 ? g->ups[p->upstream].spec.name : "",
@@ -289,7 +300,8 @@ static void on_head(rx_http_call *c, int status, void *user)
         return;
     }
     if (!p->head_sent && p->stream && status == 200 && p->req) {
-        rx_hist_observe(&g->m.ttft, (double)(rx_now_ns() - p->t0_ns) / 1e9);
+        p->ttft_ns = rx_now_ns() - p->t0_ns;
+        rx_hist_observe(&g->m.ttft, (double)p->ttft_ns / 1e9);
         headers_out(p, p->upstream);
         rx_http_add_header(p->req, "Cache-Control", "no-cache");
         rx_http_stream_start(p->req, 200, p->content_type);
@@ -394,7 +406,8 @@ static void on_done(rx_http_call *c, rx_status s, const char *message, void *use
         if (p->len) rx_http_stream_write(p->req, p->buf, p->len);
         rx_http_stream_end(p->req);
     } else {
-        if (p->status == 200) rx_hist_observe(&g->m.ttft, (double)(rx_now_ns() - p->t0_ns) / 1e9);
+        p->ttft_ns = rx_now_ns() - p->t0_ns;
+        if (p->status == 200) rx_hist_observe(&g->m.ttft, (double)p->ttft_ns / 1e9);
         headers_out(p, p->upstream);
         if (p->status == 200) gw_cache_put(g, p->cache_key, p->buf, p->len, p->content_type);
         rx_http_respond(p->req, p->status, p->content_type, p->buf, p->len);

@@ -121,6 +121,12 @@ m = {line.split(" ")[0]: float(line.split(" ")[1]) for line in text.decode().spl
      if line.startswith("reflex_gateway_") and " " in line and "{" not in line}
 check(m.get("reflex_gateway_escalations_total", 0) >= 22, f"escalations counted: {m}")
 check(m.get("reflex_gateway_cascades_total", 0) == 1, f"cascades counted: {m}")
+check('reflex_gateway_slo_ttft_seconds{window="1m",quantile="0.99"}' in text.decode()
+      and "reflex_gateway_upstream_ttft_seconds_bucket" in text.decode(), "SLO windows in /metrics")
+st, _, status = gw.json("GET", "/v1/status")
+slo = status.get("slo", {})
+check(st == 200 and slo.get("requests", 0) >= 30 and slo.get("ttft_p99_ms", 0) > 0
+      and 0 < slo.get("error_rate", 0) < 1, f"SLO window in /v1/status: {slo}")
 check(gw.stop() == 0, f"gateway exit code (log {gw.log[-3:]})")
 for s in (R, R2):
     check(s.stop() == 0, "node exit code")
