@@ -59,6 +59,12 @@ time.sleep(0.3)
 st, who, why, _ = ask("The little red hen found a seed")
 check(st == 200 and who == "B" and "prefix cache hit" in why, f"prefix affinity: {st} {who} {why}")
 
+# sticky routing on request: one user, one node, whatever the prompt
+picked = {ask(f"Story number {i}", user="carol", reflex={"sticky": True})[1] for i in range(8)}
+check(len(picked) == 1, f"sticky user moved: {picked}")
+why = ask("Another story", user="carol", reflex={"sticky": True})[2]
+check("sticky by user" in why, f"sticky reason: {why}")
+
 # the cascade opt-in: only a low-confidence local answer goes up a tier
 st, who, why, out = ask("Once upon a time", reflex={"cascade": {"min_confidence": -50.0}})
 check(st == 200 and who == "A" and out["choices"][0]["logprobs"] is None,
