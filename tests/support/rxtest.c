@@ -73,8 +73,8 @@ void rxt_replay_corpus(const char *name, int (*fuzz_one)(const uint8_t *, size_t
             fuzz_one(buf, n);
         }
         for (size_t i = 0; i < size; i++) {
-            const uint8_t values[] = {0x00, 0xff, (uint8_t)(seed[i] + 1)};
-            for (int k = 0; k < 3; k++) {
+            const uint8_t values[] = {0x00, 0xff, '\n', '\r', (uint8_t)(seed[i] + 1)};
+            for (int k = 0; k < 5; k++) {
                 memcpy(buf, seed, size);
                 buf[i] = values[k];
                 fuzz_one(buf, size);

@@ -21,8 +21,8 @@ char *rxt_read_file(const char *path, size_t *size);
 const char *rxt_tmpdir(void);
 
 /* Replays a fuzz corpus through a libFuzzer entry point inside the normal suite: every file in
- * <RX_SRC>/fuzz/corpus/<name>, each of its truncations, and three single-byte changes (0x00,
- * 0xff, +1) at every offset. Fails the test when the folder holds fewer than min_files. */
+ * <RX_SRC>/fuzz/corpus/<name>, each of its truncations, and five single-byte changes (0x00,
+ * 0xff, '\n', '\r', +1) at every offset. Fails the test when the folder holds fewer than min_files. */
 void rxt_replay_corpus(const char *name, int (*fuzz_one)(const uint8_t *, size_t), int min_files);
 
 #endif
