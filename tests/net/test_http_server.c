@@ -735,7 +735,8 @@ static void test_stop_accepting(void **state)
         assert_true(tl_now_ms() < end);
         tl_sleep_ms(10);
     }
-    assert_int_equal(errno, ECONNREFUSED);
+    /* refused, or reset when the dial raced the listener's close with a queued handshake */
+    assert_true(errno == ECONNREFUSED || errno == ECONNRESET);
     /* the open keep-alive connection is still served, and told to close after */
     assert_int_equal(tl_request(c, "GET /echo HTTP/1.1\r\nHost: t\r\n\r\n", &r), 200);
     char v[32];
