@@ -17,6 +17,7 @@
 typedef struct {
     const rx_type_kernels *k; /* the weight type's kernels */
     rx_tile_fn tile;          /* the schedule chosen for this product; NULL: k->vec_dot */
+    int panel_rows;           /* rows per tile call: RX_TILE_ROWS, or RX_REPACK_ROWS */
     rx_from_float_fn convert; /* float -> vec_dot_type; NULL when x is used directly */
     int64_t act_block_elems;  /* block size of the vec_dot_type */
     size_t act_block_bytes;
@@ -99,19 +100,23 @@ static void dot_task(void *arg, int ith, int nth)
     split(j->w->rows, ROW_ALIGN, ith, nth, &lo, &hi);
     for (int64_t t0 = 0; t0 < j->n_tokens; t0 += TOKEN_BLOCK) {
         int64_t t1 = t0 + TOKEN_BLOCK < j->n_tokens ? t0 + TOKEN_BLOCK : j->n_tokens;
-        for (int64_t r = lo; r < hi; r += RX_TILE_ROWS) {
-            int nr = (int)(hi - r < RX_TILE_ROWS ? hi - r : RX_TILE_ROWS);
+        for (int64_t r = lo; r < hi; r += j->panel_rows) {
+            int nr = (int)(hi - r < j->panel_rows ? hi - r : j->panel_rows);
             panel(j, r, nr, t0, t1);
         }
     }
 }
 
-/* llama.cpp's x86 build (b4748) tries llamafile's tinyBLAS first, for batches of two tokens or
- * more; it takes float types only when its 8-lane kernels need no tails (cols % 8 == 0) and the
- * rows come in fours, and everything else falls back to ggml's vec_dot. The two sum in
- * different orders, so the same choice keeps our results bit-identical to its. */
+/* llama.cpp's x86 build (b4748) first offers a weight to its CPU_AARCH64 buffer, which on AVX2
+ * repacks Q4_0 matrices whose rows come in eights to Q4_0_8x8 and multiplies them there for
+ * every batch size (gemm for groups of 4 tokens, gemv for the rest; both sum alike). Otherwise
+ * it tries llamafile's tinyBLAS first, for batches of two tokens or more; it takes float types
+ * only when its 8-lane kernels need no tails (cols % 8 == 0) and the rows come in fours, and
+ * everything else falls back to ggml's vec_dot. The three sum in different orders, so the same
+ * choice keeps our results bit-identical to its. */
 static rx_tile_fn choose_schedule(const rx_type_kernels *k, const rx_matrix *w, int64_t n_tokens)
 {
+    if (k->repack_tile && w->rows % RX_REPACK_ROWS == 0) return k->repack_tile;
     if (n_tokens >= 2 && k->gemm_tile) {
         bool float_type = k->vec_dot_type == RX_TYPE_F32 || k->vec_dot_type == RX_TYPE_F16 ||
                           k->vec_dot_type == RX_TYPE_BF16;
@@ -135,6 +140,7 @@ rx_status rx_matmul(const rx_kernel_set *ks, rx_threadpool *tp, const rx_matrix 
     job j = {
         .k = k,
         .tile = choose_schedule(k, w, n_tokens),
+        .panel_rows = RX_TILE_ROWS,
         .act_block_elems = act->block_size,
         .act_block_bytes = act->type_size,
         .w = w,
@@ -145,6 +151,7 @@ rx_status rx_matmul(const rx_kernel_set *ks, rx_threadpool *tp, const rx_matrix 
         .act = (const char *)x,
         .act_row_bytes = rx_row_size(k->vec_dot_type, w->cols),
     };
+    if (j.tile && j.tile == k->repack_tile) j.panel_rows = RX_REPACK_ROWS;
     if (k->vec_dot_type != RX_TYPE_F32) {
         if (scratch_size < rx_matmul_scratch_size(ks, w->type, w->cols, n_tokens)) {
             return rx_error(RX_ERR_INVALID_ARG, "matmul: scratch of %zu bytes, need %zu",

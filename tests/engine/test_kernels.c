@@ -270,6 +270,76 @@ static void test_gemm_order_is_a_dot(void **state)
     }
 }
 
+static void ref_repack(rx_type t, int64_t n, float *s, const void *w, const void *a)
+{
+    rx_kernels_ref()->type[t].repack_tile(n, s, 1, w, 0, a, 0, 1, 1);
+}
+
+/* Every repacked-order shape (up to RX_REPACK_ROWS x RX_TILE_TOKENS, strided y) against the
+ * ref, one product at a time: the same bits. */
+static void check_repack(rx_type t, rx_tile_fn tile, int64_t n, const operands *o)
+{
+    for (int nr = 1; nr <= RX_REPACK_ROWS; nr++) {
+        for (int nt = 1; nt <= RX_TILE_TOKENS; nt++) {
+            const int64_t ld = 11;
+            float s[RX_TILE_TOKENS * 11];
+            tile(n, s, ld, o->w, o->w_row, o->a, o->a_row, nr, nt);
+            for (int r = 0; r < nr; r++) {
+                for (int k = 0; k < nt; k++) {
+                    float w;
+                    ref_repack(t, n, &w, (char *)o->w + r * o->w_row, (char *)o->a + k * o->a_row);
+                    if (memcmp(&w, &s[k * ld + r], sizeof w) != 0) {
+                        fail_msg("%s repack n=%lld tile %dx%d [%d,%d]: %a vs %a", rx_type_name(t),
+                                 (long long)n, nr, nt, r, k, s[k * ld + r], w);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* The repacked Q4_0 order (llama.cpp's Q4_0_8x8 path): AVX2 equals ref bit for bit, on random
+ * data and on the largest block sums there are (codes 0 against activations -127, all 32 of
+ * them, which a 16-bit sum only just holds), and it is a dot product. */
+static void test_repack_matches_ref(void **state)
+{
+    (void)state;
+    const rx_kernel_set *ref = rx_kernels_ref(), *simd = rx_kernels_avx2();
+    const rx_type t = RX_TYPE_Q4_0;
+    assert_non_null(ref->type[t].repack_tile);
+    const int64_t sizes[] = {32, 96, 2048, 5632};
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        int64_t n = sizes[si];
+        operands o = make_operands(t, n, RX_REPACK_ROWS, RX_TILE_TOKENS);
+        if (n == 96) {
+            for (int r = 0; r < RX_REPACK_ROWS; r++) {
+                rx_block_q4_0 *b = (rx_block_q4_0 *)((char *)o.w + r * o.w_row);
+                memset(b[1].qs, r % 2 ? 0x00 : 0xFF, sizeof b[1].qs); /* -8 or +7 throughout */
+            }
+            for (int k = 0; k < RX_TILE_TOKENS; k++) {
+                rx_block_q8_0 *b = (rx_block_q8_0 *)((char *)o.a + k * o.a_row);
+                memset(b[1].qs, k % 2 ? 0x81 : 0x7F, sizeof b[1].qs); /* -127 or +127 */
+            }
+        }
+        if (simd) {
+            assert_non_null(simd->type[t].repack_tile);
+            check_repack(t, simd->type[t].repack_tile, n, &o);
+        }
+        check_repack(t, ref->type[t].repack_tile, n, &o);
+        if (n == 2048) {
+            float wf[2048], got;
+            memcpy(wf, o.wf, sizeof wf);
+            double want = 0;
+            for (int64_t k = 0; k < n; k++)
+                want += (double)wf[k] * o.af[k];
+            ref_repack(t, n, &got, o.w, o.a);
+            if (fabs(want - got) > 1e-5 * abs_dot(wf, o.af, n))
+                fail_msg("repack %g vs %g", got, want);
+        }
+        free_operands(&o);
+    }
+}
+
 /* ggml's vector exp: within 2 ulp of exp, 0 and inf at the ends; silu and softmax's
  * exponentials identical in both sets, tails (expf) included. */
 static void test_activations(void **state)
@@ -342,6 +412,7 @@ int main(void)
         cmocka_unit_test(test_vec_dot_matches_ref),
         cmocka_unit_test(test_tiles_match_ref),
         cmocka_unit_test(test_gemm_order_is_a_dot),
+        cmocka_unit_test(test_repack_matches_ref),
         cmocka_unit_test(test_activations),
         cmocka_unit_test(test_select),
     };

@@ -212,3 +212,125 @@ void rx_kernels__dot_q8_0_q8_0_avx2(int64_t n, float *restrict s, const void *re
 {
     tile_q(n / RX_QK, s, 1, x, 0, y, 0, 1, 1, W_Q8_0);
 }
+
+/* --- Q4_0 in llama.cpp's repacked (Q4_0_8x8) order ----------------------------------------- */
+
+/* Eight rows at once, lane r = row r, as llama.cpp's interleaved layout computes them, without
+ * interleaving the weights: per block and token, each row's products code * y are summed in
+ * int16 through a tree of horizontal adds that leaves row r's total in word r, and 8 * sum(y)
+ * is subtracted to centre the codes; converted to float and FMA-added times d_w * d_a into the
+ * token's accumulator. Integer sums are exact in any order, so only the float steps need to
+ * follow llama.cpp's, and they do. The uncentred sums may wrap around in int16, but the
+ * centred result, at most 32 * 8 * 127 in magnitude (activations never hold -128), fits, and
+ * wrapping arithmetic is exact modulo 2^16. nr < 8 repeats the last row in the spare lanes and
+ * drops them at the end. */
+static ALWAYS_INLINE __m128i sum_rows_i16(const __m256i p[RX_REPACK_ROWS])
+{
+    __m256i h01 = _mm256_hadd_epi16(p[0], p[1]), h23 = _mm256_hadd_epi16(p[2], p[3]);
+    __m256i h45 = _mm256_hadd_epi16(p[4], p[5]), h67 = _mm256_hadd_epi16(p[6], p[7]);
+    __m256i g = _mm256_hadd_epi16(_mm256_hadd_epi16(h01, h23), _mm256_hadd_epi16(h45, h67));
+    /* word r of each 128-bit half: row r's products over that half of the block */
+    return _mm_add_epi16(_mm256_castsi256_si128(g), _mm256_extracti128_si256(g, 1));
+}
+
+/* 8 * (sum of the 32 activation codes) in every int16 lane (wrapping, see above). */
+static ALWAYS_INLINE __m128i code_offset_i16(__m256i y)
+{
+    __m256i o = _mm256_maddubs_epi16(_mm256_set1_epi8(8), y);
+    o = _mm256_hadd_epi16(o, o);
+    o = _mm256_hadd_epi16(o, o);
+    o = _mm256_hadd_epi16(o, o);
+    return _mm_add_epi16(_mm256_castsi256_si128(o), _mm256_extracti128_si256(o, 1));
+}
+
+static ALWAYS_INLINE uint16_t load_u16(const char *p)
+{
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+
+static ALWAYS_INLINE void repack_q4_0(int64_t nb, float *restrict s, int64_t ld_s,
+                                      const char *restrict w, size_t ws, const char *restrict a,
+                                      size_t as, const int nr, const int nt)
+{
+    const size_t bb = sizeof(rx_block_q4_0);
+    const char *row[RX_REPACK_ROWS];
+    for (int r = 0; r < RX_REPACK_ROWS; r++)
+        row[r] = w + (size_t)(r < nr ? r : nr - 1) * ws;
+    __m256 acc[RX_TILE_TOKENS];
+#pragma GCC unroll 4
+    for (int t = 0; t < nt; t++)
+        acc[t] = _mm256_setzero_ps();
+    /* low nibbles stay in the low 128 bits, high nibbles shift down in the high 128 */
+    const __m256i shift = _mm256_setr_epi64x(0, 0, 4, 4), low4 = _mm256_set1_epi8(0xF);
+    /* sweep the panel RX_PREFETCH_PANELS ahead at the pace this one is read, as tile_q does */
+    const char *ahead = w + (size_t)nr * ws * RX_PREFETCH_PANELS;
+    for (int64_t i = 0; i < nb; i++) {
+        const char *pf = ahead + (size_t)i * nr * bb;
+#pragma GCC unroll 4
+        for (size_t off = 0; off <= nr * bb; off += 64)
+            _mm_prefetch(pf + off, _MM_HINT_T0);
+        const size_t o = (size_t)i * bb;
+        __m256i u[RX_REPACK_ROWS];
+#pragma GCC unroll 8
+        for (int r = 0; r < RX_REPACK_ROWS; r++) {
+            __m256i v = _mm256_broadcastsi128_si256(
+                _mm_loadu_si128((const __m128i *)((const rx_block_q4_0 *)(row[r] + o))->qs));
+            u[r] = _mm256_and_si256(_mm256_srlv_epi64(v, shift), low4);
+        }
+        __m128i h = _mm_setr_epi16((short)load_u16(row[0] + o), (short)load_u16(row[1] + o),
+                                   (short)load_u16(row[2] + o), (short)load_u16(row[3] + o),
+                                   (short)load_u16(row[4] + o), (short)load_u16(row[5] + o),
+                                   (short)load_u16(row[6] + o), (short)load_u16(row[7] + o));
+        __m256 wd = _mm256_cvtph_ps(h);
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++) {
+            const rx_block_q8_0 *yb = (const rx_block_q8_0 *)(a + t * as) + i;
+            __m256i y = _mm256_loadu_si256((const __m256i *)yb->qs), p[RX_REPACK_ROWS];
+#pragma GCC unroll 8
+            for (int r = 0; r < RX_REPACK_ROWS; r++)
+                p[r] = _mm256_maddubs_epi16(u[r], y);
+            __m128i isum = _mm_sub_epi16(sum_rows_i16(p), code_offset_i16(y));
+            __m256 sum = _mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(isum));
+            __m256 d = _mm256_mul_ps(wd, _mm256_set1_ps(rx_half_to_float(yb->d)));
+            acc[t] = _mm256_fmadd_ps(sum, d, acc[t]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int t = 0; t < nt; t++) {
+        if (nr == RX_REPACK_ROWS) {
+            _mm256_storeu_ps(s + t * ld_s, acc[t]);
+        } else {
+            float v[RX_REPACK_ROWS];
+            _mm256_storeu_ps(v, acc[t]);
+            for (int r = 0; r < nr; r++)
+                s[t * ld_s + r] = v[r];
+        }
+    }
+}
+
+void rx_kernels__repack_q4_0_avx2(int64_t n, float *restrict s, int64_t ld_s,
+                                  const void *restrict w, size_t ws, const void *restrict a,
+                                  size_t as, int nr, int nt)
+{
+    const int64_t nb = n / RX_QK;
+    if (nr == RX_REPACK_ROWS) {
+        switch (nt) {
+        case 4:
+            repack_q4_0(nb, s, ld_s, w, ws, a, as, RX_REPACK_ROWS, 4);
+            return;
+        case 3:
+            repack_q4_0(nb, s, ld_s, w, ws, a, as, RX_REPACK_ROWS, 3);
+            return;
+        case 2:
+            repack_q4_0(nb, s, ld_s, w, ws, a, as, RX_REPACK_ROWS, 2);
+            return;
+        default:
+            repack_q4_0(nb, s, ld_s, w, ws, a, as, RX_REPACK_ROWS, 1);
+            return;
+        }
+    }
+    for (int t = 0; t < nt; t++)
+        repack_q4_0(nb, s + t * ld_s, ld_s, w, ws, (const char *)a + t * as, as, nr, 1);
+}
