@@ -216,31 +216,27 @@ void rx_kernels__dot_q8_0_q8_0_avx2(int64_t n, float *restrict s, const void *re
 /* --- Q4_0 in llama.cpp's repacked (Q4_0_8x8) order ----------------------------------------- */
 
 /* Eight rows at once, lane r = row r, as llama.cpp's interleaved layout computes them, without
- * interleaving the weights: per block and token, each row's products code * y are summed in
- * int16 through a tree of horizontal adds that leaves row r's total in word r, and 8 * sum(y)
- * is subtracted to centre the codes; converted to float and FMA-added times d_w * d_a into the
- * token's accumulator. Integer sums are exact in any order, so only the float steps need to
- * follow llama.cpp's, and they do. The uncentred sums may wrap around in int16, but the
- * centred result, at most 32 * 8 * 127 in magnitude (activations never hold -128), fits, and
- * wrapping arithmetic is exact modulo 2^16. nr < 8 repeats the last row in the spare lanes and
- * drops them at the end. */
-static ALWAYS_INLINE __m128i sum_rows_i16(const __m256i p[RX_REPACK_ROWS])
+ * interleaving the weights: per block and token, maddubs gives each row's products code * y in
+ * pairs, horizontal adds and madd fold them (8 * y subtracted on the way to centre the codes)
+ * until row r's block sum sits in int32 lane r; converted to float and FMA-added times
+ * d_w * d_a into the token's accumulator. Integer sums are exact in any order (the int16 steps
+ * hold at most 4 products, |sum| <= 4 * 15 * 127), so only the float steps need to follow
+ * llama.cpp's, and they do. nr < 8 repeats the last row in the spare lanes and drops them. */
+static ALWAYS_INLINE __m256i block_sums8(const __m256i p[RX_REPACK_ROWS], __m256i y)
 {
-    __m256i h01 = _mm256_hadd_epi16(p[0], p[1]), h23 = _mm256_hadd_epi16(p[2], p[3]);
-    __m256i h45 = _mm256_hadd_epi16(p[4], p[5]), h67 = _mm256_hadd_epi16(p[6], p[7]);
-    __m256i g = _mm256_hadd_epi16(_mm256_hadd_epi16(h01, h23), _mm256_hadd_epi16(h45, h67));
-    /* word r of each 128-bit half: row r's products over that half of the block */
-    return _mm_add_epi16(_mm256_castsi256_si128(g), _mm256_extracti128_si256(g, 1));
-}
-
-/* 8 * (sum of the 32 activation codes) in every int16 lane (wrapping, see above). */
-static ALWAYS_INLINE __m128i code_offset_i16(__m256i y)
-{
-    __m256i o = _mm256_maddubs_epi16(_mm256_set1_epi8(8), y);
-    o = _mm256_hadd_epi16(o, o);
-    o = _mm256_hadd_epi16(o, o);
-    o = _mm256_hadd_epi16(o, o);
-    return _mm_add_epi16(_mm256_castsi256_si128(o), _mm256_extracti128_si256(o, 1));
+    const __m256i one = _mm256_set1_epi16(1);
+    /* 8 * y in the layout of hadd(p[r], p[r + 1]): four products per int16 */
+    __m256i off = _mm256_maddubs_epi16(_mm256_set1_epi8(8), y);
+    off = _mm256_hadd_epi16(off, off);
+    __m256i m[RX_REPACK_ROWS / 2];
+#pragma GCC unroll 4
+    for (int k = 0; k < RX_REPACK_ROWS / 2; k++)
+        m[k] = _mm256_madd_epi16(_mm256_sub_epi16(_mm256_hadd_epi16(p[2 * k], p[2 * k + 1]), off),
+                                 one);
+    /* per 128-bit half: rows 0..3 (lo) and 4..7 (hi) over that half of the block */
+    __m256i lo = _mm256_hadd_epi32(m[0], m[1]), hi = _mm256_hadd_epi32(m[2], m[3]);
+    return _mm256_add_epi32(_mm256_blend_epi32(lo, hi, 0xF0),
+                            _mm256_permute2x128_si256(lo, hi, 0x21));
 }
 
 static ALWAYS_INLINE uint16_t load_u16(const char *p)
@@ -291,8 +287,7 @@ static ALWAYS_INLINE void repack_q4_0(int64_t nb, float *restrict s, int64_t ld_
 #pragma GCC unroll 8
             for (int r = 0; r < RX_REPACK_ROWS; r++)
                 p[r] = _mm256_maddubs_epi16(u[r], y);
-            __m128i isum = _mm_sub_epi16(sum_rows_i16(p), code_offset_i16(y));
-            __m256 sum = _mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(isum));
+            __m256 sum = _mm256_cvtepi32_ps(block_sums8(p, y));
             __m256 d = _mm256_mul_ps(wd, _mm256_set1_ps(rx_half_to_float(yb->d)));
             acc[t] = _mm256_fmadd_ps(sum, d, acc[t]);
         }
@@ -308,6 +303,46 @@ static ALWAYS_INLINE void repack_q4_0(int64_t nb, float *restrict s, int64_t ld_
                 s[t * ld_s + r] = v[r];
         }
     }
+}
+
+/* More tokens than registers: each block's 8 rows are decoded once for all nt tokens, whose
+ * accumulators live in memory (the same arithmetic per output as repack_q4_0). */
+static void repack_q4_0_many(int64_t nb, float *restrict s, int64_t ld_s, const char *restrict w,
+                             size_t ws, const char *restrict a, size_t as, int nt)
+{
+    const size_t bb = sizeof(rx_block_q4_0);
+    __m256 acc[RX_REPACK_TOKENS];
+    for (int t = 0; t < nt; t++)
+        acc[t] = _mm256_setzero_ps();
+    const __m256i shift = _mm256_setr_epi64x(0, 0, 4, 4), low4 = _mm256_set1_epi8(0xF);
+    for (int64_t i = 0; i < nb; i++) {
+        const char *b = w + (size_t)i * bb;
+        __m256i u[RX_REPACK_ROWS];
+#pragma GCC unroll 8
+        for (int r = 0; r < RX_REPACK_ROWS; r++) {
+            __m256i v = _mm256_broadcastsi128_si256(
+                _mm_loadu_si128((const __m128i *)((const rx_block_q4_0 *)(b + r * ws))->qs));
+            u[r] = _mm256_and_si256(_mm256_srlv_epi64(v, shift), low4);
+        }
+        __m128i h = _mm_setr_epi16((short)load_u16(b), (short)load_u16(b + ws),
+                                   (short)load_u16(b + 2 * ws), (short)load_u16(b + 3 * ws),
+                                   (short)load_u16(b + 4 * ws), (short)load_u16(b + 5 * ws),
+                                   (short)load_u16(b + 6 * ws), (short)load_u16(b + 7 * ws));
+        __m256 wd = _mm256_cvtph_ps(h);
+        const char *yp = a + (size_t)i * sizeof(rx_block_q8_0);
+        for (int t = 0; t < nt; t++, yp += as) {
+            const rx_block_q8_0 *yb = (const rx_block_q8_0 *)yp;
+            __m256i y = _mm256_loadu_si256((const __m256i *)yb->qs), p[RX_REPACK_ROWS];
+#pragma GCC unroll 8
+            for (int r = 0; r < RX_REPACK_ROWS; r++)
+                p[r] = _mm256_maddubs_epi16(u[r], y);
+            __m256 sum = _mm256_cvtepi32_ps(block_sums8(p, y));
+            __m256 d = _mm256_mul_ps(wd, _mm256_set1_ps(rx_half_to_float(yb->d)));
+            acc[t] = _mm256_fmadd_ps(sum, d, acc[t]);
+        }
+    }
+    for (int t = 0; t < nt; t++)
+        _mm256_storeu_ps(s + t * ld_s, acc[t]);
 }
 
 void rx_kernels__repack_q4_0_avx2(int64_t n, float *restrict s, int64_t ld_s,
@@ -326,8 +361,11 @@ void rx_kernels__repack_q4_0_avx2(int64_t n, float *restrict s, int64_t ld_s,
         case 2:
             repack_q4_0(nb, s, ld_s, w, ws, a, as, RX_REPACK_ROWS, 2);
             return;
-        default:
+        case 1:
             repack_q4_0(nb, s, ld_s, w, ws, a, as, RX_REPACK_ROWS, 1);
+            return;
+        default:
+            repack_q4_0_many(nb, s, ld_s, w, ws, a, as, nt);
             return;
         }
     }
