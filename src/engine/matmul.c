@@ -8,9 +8,9 @@
 
 /* Tokens per pass over a row band: their converted activations (~2 KiB per token for
  * 2048-wide rows in Q8_0) stay in L2 while every panel of the band streams past. At most
- * RX_REPACK_TOKENS: a repack tile takes them all at once. */
+ * RX_TILE_MAX_TOKENS: a wide tile takes them all at once. */
 #define TOKEN_BLOCK 64
-_Static_assert(TOKEN_BLOCK <= RX_REPACK_TOKENS, "a repack tile takes a whole token block");
+_Static_assert(TOKEN_BLOCK <= RX_TILE_MAX_TOKENS, "a wide tile takes a whole token block");
 /* Rows per band are a multiple of this: 16 floats = one cache line of y per token. */
 #define ROW_ALIGN 16
 /* Below this many activation elements, converting on one thread beats waking the others. */
@@ -78,16 +78,12 @@ static void panel(const job *j, int64_t r, int nr, int64_t t0, int64_t t1)
 {
     const int64_t rows = j->w->rows, cols = j->w->cols;
     const char *wr = (const char *)j->w->data + (size_t)r * j->w_row_bytes;
-    for (int64_t t = t0; t < t1; t += RX_TILE_TOKENS) {
-        int nt = (int)(t1 - t < RX_TILE_TOKENS ? t1 - t : RX_TILE_TOKENS);
+    /* wide tiles take the whole token group and decode each weight block once for it */
+    const int64_t step = j->k->wide_tiles ? RX_TILE_MAX_TOKENS : RX_TILE_TOKENS;
+    for (int64_t t = t0; t < t1; t += step) {
+        int nt = (int)(t1 - t < step ? t1 - t : step);
         const char *at = j->act + (size_t)t * j->act_row_bytes;
         float *yt = j->y + t * rows + r;
-        if (j->tile == j->k->repack_tile && j->tile) {
-            /* all the token group in one call: the kernel decodes each weight block once */
-            nt = (int)(t1 - t);
-            j->tile(cols, yt, rows, wr, j->w_row_bytes, at, j->act_row_bytes, nr, nt);
-            break;
-        }
         if (j->tile) {
             j->tile(cols, yt, rows, wr, j->w_row_bytes, at, j->act_row_bytes, nr, nt);
             continue;

@@ -26,7 +26,7 @@ static const rx_kernel_set ref_set = {
                               rx_kernels__gemm_bf16_ref},
             [RX_TYPE_Q4_0] = {RX_TYPE_Q8_0, rx_kernels__q4_0_to_float_ref,
                               rx_kernels__q4_0_quantize_ref, rx_kernels__dot_q4_0_q8_0_ref, NULL,
-                              NULL, rx_kernels__repack_q4_0_ref},
+                              NULL, rx_kernels__repack_q4_0_ref, true},
             [RX_TYPE_Q5_0] = {RX_TYPE_Q8_0, rx_kernels__q5_0_to_float_ref,
                               rx_kernels__q5_0_quantize_ref, rx_kernels__dot_q5_0_q8_0_ref, NULL,
                               NULL},

@@ -149,13 +149,70 @@ static ALWAYS_INLINE void tile_q(int64_t nb, float *restrict s, int64_t ld_s,
     }
 }
 
-/* Walks an nr x nt request in 4x2 pieces (rows x tokens). */
+/* tile_q's arithmetic for many tokens: each weight block of the nr rows is decoded once for
+ * all nt tokens, whose accumulators live in memory. */
+static ALWAYS_INLINE void tile_q_many(int64_t nb, float *restrict s, int64_t ld_s,
+                                      const char *restrict w, size_t ws, const char *restrict a,
+                                      size_t as, const int nr, int nt, enum wtype wt)
+{
+    __m256 acc[RX_TILE_MAX_TOKENS][RX_TILE_ROWS];
+    for (int t = 0; t < nt; t++) {
+#pragma GCC unroll 4
+        for (int r = 0; r < nr; r++)
+            acc[t][r] = _mm256_setzero_ps();
+    }
+    const size_t bb = block_bytes(wt);
+    for (int64_t i = 0; i < nb; i++) {
+        __m256i u[RX_TILE_ROWS], mag[RX_TILE_ROWS];
+        __m256 wd[RX_TILE_ROWS];
+#pragma GCC unroll 4
+        for (int r = 0; r < nr; r++) {
+            const char *wb = w + r * ws + (size_t)i * bb;
+            uint16_t wh;
+            memcpy(&wh, wb, 2);
+            u[r] = weight_codes(wt, wb);
+            mag[r] = wt == W_Q8_0 ? _mm256_sign_epi8(u[r], u[r]) : u[r];
+            wd[r] = _mm256_set1_ps(rx_half_to_float(wh));
+        }
+        const char *yp = a + (size_t)i * sizeof(rx_block_q8_0);
+        for (int t = 0; t < nt; t++, yp += as) {
+            const rx_block_q8_0 *yb = (const rx_block_q8_0 *)yp;
+            __m256i y = _mm256_loadu_si256((const __m256i *)yb->qs), corr;
+            __m256 yd = _mm256_set1_ps(rx_half_to_float(yb->d));
+            if (code_offset(wt)) corr = rx_dot_u8s8(_mm256_set1_epi8((char)code_offset(wt)), y);
+#pragma GCC unroll 4
+            for (int r = 0; r < nr; r++) {
+                __m256i p = wt == W_Q8_0 ? rx_dot_u8s8(mag[r], _mm256_sign_epi8(y, u[r]))
+                                         : _mm256_sub_epi32(rx_dot_u8s8(u[r], y), corr);
+                acc[t][r] =
+                    _mm256_fmadd_ps(_mm256_mul_ps(wd[r], yd), _mm256_cvtepi32_ps(p), acc[t][r]);
+            }
+        }
+    }
+    for (int t = 0; t < nt; t++) {
+#pragma GCC unroll 4
+        for (int r = 0; r < nr; r++)
+            s[t * ld_s + r] = rx_hsum_ps(acc[t][r]);
+    }
+}
+
+/* Walks an nr x nt request in 4x2 pieces (rows x tokens), or, past RX_TILE_TOKENS tokens,
+ * in 4-row panels over all of them. */
 static ALWAYS_INLINE void tile_walk(int64_t n, float *restrict s, int64_t ld_s,
                                     const void *restrict w, size_t ws, const void *restrict a,
                                     size_t as, int nr, int nt, enum wtype wt)
 {
     const int64_t nb = n / RX_QK;
     const char *wc = w, *ac = a;
+    if (nt > RX_TILE_TOKENS) {
+        if (nr == RX_TILE_ROWS) {
+            tile_q_many(nb, s, ld_s, wc, ws, ac, as, RX_TILE_ROWS, nt, wt);
+        } else {
+            for (int r = 0; r < nr; r++)
+                tile_q_many(nb, s + r, ld_s, wc + r * ws, ws, ac, as, 1, nt, wt);
+        }
+        return;
+    }
     for (int t = 0; t < nt; t += 2) {
         const char *at = ac + (size_t)t * as;
         float *st = s + t * ld_s;
@@ -311,7 +368,7 @@ static void repack_q4_0_many(int64_t nb, float *restrict s, int64_t ld_s, const 
                              size_t ws, const char *restrict a, size_t as, int nt)
 {
     const size_t bb = sizeof(rx_block_q4_0);
-    __m256 acc[RX_REPACK_TOKENS];
+    __m256 acc[RX_TILE_MAX_TOKENS];
     for (int t = 0; t < nt; t++)
         acc[t] = _mm256_setzero_ps();
     const __m256i shift = _mm256_setr_epi64x(0, 0, 4, 4), low4 = _mm256_set1_epi8(0xF);
