@@ -1,6 +1,8 @@
 /* Micro-benchmark of rx_matmul at TinyLlama-1.1B shapes: weights GB/s for decode (1 token),
  * GFLOP/s for prefill (64 tokens), per type and thread count. Not part of ctest.
- * Build and run: bench/run.sh [filter]   (RX_KERNELS=ref|avx2 picks the kernel set) */
+ * Build and run: bench/run.sh [filter]   (RX_KERNELS=ref|avx2 picks the kernel set)
+ * A third argument runs exactly that many products per case on one weight copy instead of
+ * timing, for instruction counts: valgrind --tool=callgrind --toggle-collect=rx_matmul ... */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +37,7 @@ int main(int argc, char **argv)
 {
     const char *filter = argc > 1 ? argv[1] : "";
     int max_threads = argc > 2 ? atoi(argv[2]) : 2;
+    int fixed_iters = argc > 3 ? atoi(argv[3]) : 0;
     static const int64_t shapes[][2] = {
         {2048, 2048}, {256, 2048}, {5632, 2048}, {2048, 5632}, {32000, 2048}};
     static const rx_type types[] = {RX_TYPE_Q4_0, RX_TYPE_Q8_0, RX_TYPE_F16, RX_TYPE_Q4_K,
@@ -57,6 +60,7 @@ int main(int argc, char **argv)
                     size_t bytes1 = rx_row_size(types[ti], cols) * rows;
                     int nc = (int)(96e6 / bytes1) + 1;
                     if (nc > 64) nc = 64;
+                    if (fixed_iters > 0) nc = 1;
                     rx_matrix mc[64];
                     for (int c = 0; c < nc; c++)
                         mc[c] =
@@ -74,7 +78,7 @@ int main(int argc, char **argv)
                     do {
                         rx_matmul(ks, tp, &mc[iters % nc], x, n_tok, y, scratch, ss);
                         iters++;
-                    } while ((el = now_s() - t0) < 0.3);
+                    } while (((el = now_s() - t0) < 0.3 && !fixed_iters) || iters < fixed_iters);
                     double per = el / iters, bytes = (double)rx_row_size(m.type, cols) * rows;
                     double rate =
                         n_tok == 1 ? bytes / per / 1e9 : 2.0 * rows * cols * n_tok / per / 1e9;

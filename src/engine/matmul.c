@@ -7,8 +7,10 @@
 #include <stdint.h>
 
 /* Tokens per pass over a row band: their converted activations (~2 KiB per token for
- * 2048-wide rows in Q8_0) stay in L2 while every panel of the band streams past. */
+ * 2048-wide rows in Q8_0) stay in L2 while every panel of the band streams past. At most
+ * RX_TILE_MAX_TOKENS: a wide tile takes them all at once. */
 #define TOKEN_BLOCK 64
+_Static_assert(TOKEN_BLOCK <= RX_TILE_MAX_TOKENS, "a wide tile takes a whole token block");
 /* Rows per band are a multiple of this: 16 floats = one cache line of y per token. */
 #define ROW_ALIGN 16
 /* Below this many activation elements, converting on one thread beats waking the others. */
@@ -17,6 +19,7 @@
 typedef struct {
     const rx_type_kernels *k; /* the weight type's kernels */
     rx_tile_fn tile;          /* the schedule chosen for this product; NULL: k->vec_dot */
+    int panel_rows;           /* rows per tile call: RX_TILE_ROWS, or RX_REPACK_ROWS */
     rx_from_float_fn convert; /* float -> vec_dot_type; NULL when x is used directly */
     int64_t act_block_elems;  /* block size of the vec_dot_type */
     size_t act_block_bytes;
@@ -75,8 +78,10 @@ static void panel(const job *j, int64_t r, int nr, int64_t t0, int64_t t1)
 {
     const int64_t rows = j->w->rows, cols = j->w->cols;
     const char *wr = (const char *)j->w->data + (size_t)r * j->w_row_bytes;
-    for (int64_t t = t0; t < t1; t += RX_TILE_TOKENS) {
-        int nt = (int)(t1 - t < RX_TILE_TOKENS ? t1 - t : RX_TILE_TOKENS);
+    /* wide tiles take the whole token group and decode each weight block once for it */
+    const int64_t step = j->k->wide_tiles ? RX_TILE_MAX_TOKENS : RX_TILE_TOKENS;
+    for (int64_t t = t0; t < t1; t += step) {
+        int nt = (int)(t1 - t < step ? t1 - t : step);
         const char *at = j->act + (size_t)t * j->act_row_bytes;
         float *yt = j->y + t * rows + r;
         if (j->tile) {
@@ -99,19 +104,23 @@ static void dot_task(void *arg, int ith, int nth)
     split(j->w->rows, ROW_ALIGN, ith, nth, &lo, &hi);
     for (int64_t t0 = 0; t0 < j->n_tokens; t0 += TOKEN_BLOCK) {
         int64_t t1 = t0 + TOKEN_BLOCK < j->n_tokens ? t0 + TOKEN_BLOCK : j->n_tokens;
-        for (int64_t r = lo; r < hi; r += RX_TILE_ROWS) {
-            int nr = (int)(hi - r < RX_TILE_ROWS ? hi - r : RX_TILE_ROWS);
+        for (int64_t r = lo; r < hi; r += j->panel_rows) {
+            int nr = (int)(hi - r < j->panel_rows ? hi - r : j->panel_rows);
             panel(j, r, nr, t0, t1);
         }
     }
 }
 
-/* llama.cpp's x86 build (b4748) tries llamafile's tinyBLAS first, for batches of two tokens or
- * more; it takes float types only when its 8-lane kernels need no tails (cols % 8 == 0) and the
- * rows come in fours, and everything else falls back to ggml's vec_dot. The two sum in
- * different orders, so the same choice keeps our results bit-identical to its. */
+/* llama.cpp's x86 build (b4748) first offers a weight to its CPU_AARCH64 buffer, which on AVX2
+ * repacks Q4_0 matrices whose rows come in eights to Q4_0_8x8 and multiplies them there for
+ * every batch size (gemm for groups of 4 tokens, gemv for the rest; both sum alike). Otherwise
+ * it tries llamafile's tinyBLAS first, for batches of two tokens or more; it takes float types
+ * only when its 8-lane kernels need no tails (cols % 8 == 0) and the rows come in fours, and
+ * everything else falls back to ggml's vec_dot. The three sum in different orders, so the same
+ * choice keeps our results bit-identical to its. */
 static rx_tile_fn choose_schedule(const rx_type_kernels *k, const rx_matrix *w, int64_t n_tokens)
 {
+    if (k->repack_tile && w->rows % RX_REPACK_ROWS == 0) return k->repack_tile;
     if (n_tokens >= 2 && k->gemm_tile) {
         bool float_type = k->vec_dot_type == RX_TYPE_F32 || k->vec_dot_type == RX_TYPE_F16 ||
                           k->vec_dot_type == RX_TYPE_BF16;
@@ -135,6 +144,7 @@ rx_status rx_matmul(const rx_kernel_set *ks, rx_threadpool *tp, const rx_matrix 
     job j = {
         .k = k,
         .tile = choose_schedule(k, w, n_tokens),
+        .panel_rows = RX_TILE_ROWS,
         .act_block_elems = act->block_size,
         .act_block_bytes = act->type_size,
         .w = w,
@@ -145,6 +155,7 @@ rx_status rx_matmul(const rx_kernel_set *ks, rx_threadpool *tp, const rx_matrix 
         .act = (const char *)x,
         .act_row_bytes = rx_row_size(k->vec_dot_type, w->cols),
     };
+    if (j.tile && j.tile == k->repack_tile) j.panel_rows = RX_REPACK_ROWS;
     if (k->vec_dot_type != RX_TYPE_F32) {
         if (scratch_size < rx_matmul_scratch_size(ks, w->type, w->cols, n_tokens)) {
             return rx_error(RX_ERR_INVALID_ARG, "matmul: scratch of %zu bytes, need %zu",

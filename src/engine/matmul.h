@@ -7,7 +7,8 @@
  * takes a contiguous band of rows and computes it for every token with the kernel set's tile
  * micro-kernel (a block of rows reused across tokens while it is hot in cache). Each output
  * sums in the order llama.cpp's AVX2 build would use for this shape and number of tokens
- * (tinyBLAS or vec_dot, see kernels.h), so results match it bit for bit. */
+ * (tinyBLAS, vec_dot, or for Q4_0 its repacked Q4_0_8x8 path; see kernels.h), so results
+ * match it bit for bit. */
 #ifndef RX_ENGINE_MATMUL_H
 #define RX_ENGINE_MATMUL_H
 

@@ -192,15 +192,20 @@ static void test_vec_dot_matches_ref(void **state)
     }
 }
 
-/* Every tile shape up to RX_TILE_ROWS x RX_TILE_TOKENS, in a strided y, against `want` for
- * each (row, token): the same bits. */
+/* Every tile shape up to RX_TILE_ROWS x RX_TILE_TOKENS (and 5, 9, RX_TILE_MAX_TOKENS tokens
+ * for wide tiles), in a strided y, against `want` for each (row, token): the same bits. */
 static void check_tile(rx_type t, const char *what, rx_tile_fn tile, int64_t n, const operands *o,
                        void (*want)(rx_type, int64_t, float *, const void *, const void *))
 {
+    static const int tokens[] = {1, 2, 3, 4, 5, 9, RX_TILE_MAX_TOKENS};
+    const bool wide = rx_kernels_ref()->type[t].wide_tiles ||
+                      (rx_kernels_avx2() && rx_kernels_avx2()->type[t].wide_tiles);
     for (int nr = 1; nr <= RX_TILE_ROWS; nr++) {
-        for (int nt = 1; nt <= RX_TILE_TOKENS; nt++) {
+        for (size_t ti = 0; ti < sizeof tokens / sizeof tokens[0]; ti++) {
+            const int nt = tokens[ti];
+            if (nt > RX_TILE_TOKENS && !wide) break;
             const int64_t ld = 7;
-            float s[RX_TILE_TOKENS * 7];
+            static float s[RX_TILE_MAX_TOKENS * 7];
             tile(n, s, ld, o->w, o->w_row, o->a, o->a_row, nr, nt);
             for (int r = 0; r < nr; r++) {
                 for (int k = 0; k < nt; k++) {
@@ -238,7 +243,7 @@ static void test_tiles_match_ref(void **state)
         int ns = sizes_for(t, sizes);
         for (int si = 0; si < ns; si++) {
             int64_t n = sizes[si];
-            operands o = make_operands(t, n, RX_TILE_ROWS, RX_TILE_TOKENS);
+            operands o = make_operands(t, n, RX_TILE_ROWS, RX_TILE_MAX_TOKENS);
             if (simd->type[t].tile) check_tile(t, "tile", simd->type[t].tile, n, &o, ref_vec_dot);
             assert_true(!simd->type[t].gemm_tile == !ref->type[t].gemm_tile);
             if (simd->type[t].gemm_tile && n % 8 == 0) {
@@ -266,6 +271,78 @@ static void test_gemm_order_is_a_dot(void **state)
         ref->type[float_types[i]].gemm_tile(n, &got, 1, o.w, 0, o.a, 0, 1, 1);
         if (fabs(want - got) > 1e-5 * abs_dot(o.wf, o.af, n))
             fail_msg("%s: gemm %g vs %g", rx_type_name(float_types[i]), got, want);
+        free_operands(&o);
+    }
+}
+
+static void ref_repack(rx_type t, int64_t n, float *s, const void *w, const void *a)
+{
+    rx_kernels_ref()->type[t].repack_tile(n, s, 1, w, 0, a, 0, 1, 1);
+}
+
+/* Every repacked-order shape (1..RX_REPACK_ROWS rows x 1..5, 9 and RX_TILE_MAX_TOKENS tokens,
+ * strided y) against the ref, one product at a time: the same bits. */
+static void check_repack(rx_type t, rx_tile_fn tile, int64_t n, const operands *o)
+{
+    static const int tokens[] = {1, 2, 3, 4, 5, 9, RX_TILE_MAX_TOKENS};
+    for (int nr = 1; nr <= RX_REPACK_ROWS; nr++) {
+        for (size_t ti = 0; ti < sizeof tokens / sizeof tokens[0]; ti++) {
+            const int nt = tokens[ti];
+            const int64_t ld = 11;
+            static float s[RX_TILE_MAX_TOKENS * 11];
+            tile(n, s, ld, o->w, o->w_row, o->a, o->a_row, nr, nt);
+            for (int r = 0; r < nr; r++) {
+                for (int k = 0; k < nt; k++) {
+                    float w;
+                    ref_repack(t, n, &w, (char *)o->w + r * o->w_row, (char *)o->a + k * o->a_row);
+                    if (memcmp(&w, &s[k * ld + r], sizeof w) != 0) {
+                        fail_msg("%s repack n=%lld tile %dx%d [%d,%d]: %a vs %a", rx_type_name(t),
+                                 (long long)n, nr, nt, r, k, s[k * ld + r], w);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* The repacked Q4_0 order (llama.cpp's Q4_0_8x8 path): AVX2 equals ref bit for bit, on random
+ * data and on the largest block sums there are (codes 0 against activations -127, all 32 of
+ * them, which a 16-bit sum only just holds), and it is a dot product. */
+static void test_repack_matches_ref(void **state)
+{
+    (void)state;
+    const rx_kernel_set *ref = rx_kernels_ref(), *simd = rx_kernels_avx2();
+    const rx_type t = RX_TYPE_Q4_0;
+    assert_non_null(ref->type[t].repack_tile);
+    const int64_t sizes[] = {32, 96, 2048, 5632};
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        int64_t n = sizes[si];
+        operands o = make_operands(t, n, RX_REPACK_ROWS, RX_TILE_MAX_TOKENS);
+        if (n == 96) {
+            for (int r = 0; r < RX_REPACK_ROWS; r++) {
+                rx_block_q4_0 *b = (rx_block_q4_0 *)((char *)o.w + r * o.w_row);
+                memset(b[1].qs, r % 2 ? 0x00 : 0xFF, sizeof b[1].qs); /* -8 or +7 throughout */
+            }
+            for (int k = 0; k < RX_TILE_MAX_TOKENS; k++) {
+                rx_block_q8_0 *b = (rx_block_q8_0 *)((char *)o.a + k * o.a_row);
+                memset(b[1].qs, k % 2 ? 0x81 : 0x7F, sizeof b[1].qs); /* -127 or +127 */
+            }
+        }
+        if (simd) {
+            assert_non_null(simd->type[t].repack_tile);
+            check_repack(t, simd->type[t].repack_tile, n, &o);
+        }
+        check_repack(t, ref->type[t].repack_tile, n, &o);
+        if (n == 2048) {
+            float wf[2048], got;
+            memcpy(wf, o.wf, sizeof wf);
+            double want = 0;
+            for (int64_t k = 0; k < n; k++)
+                want += (double)wf[k] * o.af[k];
+            ref_repack(t, n, &got, o.w, o.a);
+            if (fabs(want - got) > 1e-5 * abs_dot(wf, o.af, n))
+                fail_msg("repack %g vs %g", got, want);
+        }
         free_operands(&o);
     }
 }
@@ -342,6 +419,7 @@ int main(void)
         cmocka_unit_test(test_vec_dot_matches_ref),
         cmocka_unit_test(test_tiles_match_ref),
         cmocka_unit_test(test_gemm_order_is_a_dot),
+        cmocka_unit_test(test_repack_matches_ref),
         cmocka_unit_test(test_activations),
         cmocka_unit_test(test_select),
     };

@@ -178,6 +178,48 @@ static void test_schedule_choice(void **state)
     }
 }
 
+/* Q4_0 as llama.cpp's AVX2 build multiplies it: through the repacked Q4_0_8x8 path for any
+ * number of tokens when rows % 8 == 0, through ggml's vec_dot otherwise (llamafile's
+ * tinyBLAS_Q0 sums like vec_dot). Each result equals that kernel's, bit for bit, in both sets. */
+static void test_q4_0_schedule_choice(void **state)
+{
+    (void)state;
+    static const struct {
+        int64_t rows, cols, n_tokens;
+        bool repack;
+    } cases[] = {
+        {8, 64, 1, true},   {16, 96, 5, true}, {24, 64, 4, true},  {40, 160, 9, true},
+        {12, 64, 2, false}, {4, 64, 1, false}, {37, 96, 6, false},
+    };
+    const rx_kernel_set *sets[] = {rx_kernels_ref(), rx_kernels_avx2()};
+    const rx_type t = RX_TYPE_Q4_0;
+    for (int si = 0; si < 2; si++) {
+        const rx_kernel_set *ks = sets[si];
+        if (!ks) continue;
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            const int64_t rows = cases[i].rows, cols = cases[i].cols;
+            void *w, *a;
+            float *y = run_matmul(ks, t, rows, cols, cases[i].n_tokens, &w, &a);
+            const size_t wr = rx_row_size(t, cols), ar = rx_row_size(RX_TYPE_Q8_0, cols);
+            for (int64_t k = 0; k < cases[i].n_tokens; k++) {
+                for (int64_t r = 0; r < rows; r++) {
+                    float want;
+                    const char *wrow = (char *)w + r * wr, *arow = (char *)a + k * ar;
+                    if (cases[i].repack)
+                        rx_kernels_ref()->type[t].repack_tile(cols, &want, 1, wrow, 0, arow, 0, 1,
+                                                              1);
+                    else
+                        rx_kernels_ref()->type[t].vec_dot(cols, &want, wrow, arow);
+                    if (memcmp(&want, &y[k * rows + r], sizeof want) != 0)
+                        fail_msg("%s case %zu [%lld,%lld]: %a, want %a", ks->name, i, (long long)k,
+                                 (long long)r, y[k * rows + r], want);
+                }
+            }
+            free(y), free(w), free(a);
+        }
+    }
+}
+
 /* Both kernel sets give the same bits for every type and both schedules. */
 static void test_sets_agree(void **state)
 {
@@ -186,7 +228,7 @@ static void test_sets_agree(void **state)
     if (!simd) skip();
     static const rx_type types[] = {RX_TYPE_F32,  RX_TYPE_F16,  RX_TYPE_BF16, RX_TYPE_Q8_0,
                                     RX_TYPE_Q4_0, RX_TYPE_Q5_0, RX_TYPE_Q4_K, RX_TYPE_Q6_K};
-    static const int64_t shapes[][3] = {{8, 1, 1}, {16, 1, 5}, {37, 1, 3}, {12, 2, 1}};
+    static const int64_t shapes[][3] = {{8, 1, 1}, {16, 1, 5}, {37, 1, 3}, {12, 2, 1}, {40, 3, 7}};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         const int64_t bs = rx_type_get(types[i])->block_size;
         for (size_t j = 0; j < sizeof shapes / sizeof shapes[0]; j++) {
@@ -225,8 +267,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_all_types),       cmocka_unit_test(test_parallel_conversion),
-        cmocka_unit_test(test_schedule_choice), cmocka_unit_test(test_sets_agree),
-        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_schedule_choice), cmocka_unit_test(test_q4_0_schedule_choice),
+        cmocka_unit_test(test_sets_agree),      cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -86,6 +86,8 @@ void rx_kernels__dot_q5_0_q8_0_ref(int64_t n, float *restrict s, const void *res
                                    const void *restrict y);
 void rx_kernels__dot_q8_0_q8_0_ref(int64_t n, float *restrict s, const void *restrict x,
                                    const void *restrict y);
+void rx_kernels__repack_q4_0_ref(int64_t n, float *restrict s, int64_t ld_s, const void *restrict w,
+                                 size_t ws, const void *restrict a, size_t as, int nr, int nt);
 
 /* 256-element super-block types (kquant_ref.c) */
 void rx_kernels__q4_K_to_float_ref(const void *restrict x, float *restrict y, int64_t n);
@@ -135,6 +137,9 @@ void rx_kernels__gemm_bf16_avx2(int64_t n, float *restrict s, int64_t ld_s, cons
                                 size_t ws, const void *restrict a, size_t as, int nr, int nt);
 void rx_kernels__tile_q4_0_avx2(int64_t n, float *restrict s, int64_t ld_s, const void *restrict w,
                                 size_t ws, const void *restrict a, size_t as, int nr, int nt);
+void rx_kernels__repack_q4_0_avx2(int64_t n, float *restrict s, int64_t ld_s,
+                                  const void *restrict w, size_t ws, const void *restrict a,
+                                  size_t as, int nr, int nt);
 void rx_kernels__tile_q5_0_avx2(int64_t n, float *restrict s, int64_t ld_s, const void *restrict w,
                                 size_t ws, const void *restrict a, size_t as, int nr, int nt);
 void rx_kernels__tile_q8_0_avx2(int64_t n, float *restrict s, int64_t ld_s, const void *restrict w,

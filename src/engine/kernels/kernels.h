@@ -8,10 +8,12 @@
  * give the same bits as it and as each other: small models turn a last-bit difference before
  * an fp16 or 8-bit rounding into visible log-probability changes. That build has two orders
  * for one product: ggml's vec_dot (one token at a time) and llamafile's tinyBLAS (batches);
- * `vec_dot`/`tile` follow the first and `gemm_tile` the second (see matmul.c for which wins). */
+ * `vec_dot`/`tile` follow the first and `gemm_tile` the second (see matmul.c for which wins).
+ * For Q4_0 weights a third order replaces both: the repacked Q4_0_8x8 path (`repack_tile`). */
 #ifndef RX_ENGINE_KERNELS_H
 #define RX_ENGINE_KERNELS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,7 +48,20 @@ typedef struct {
     /* llamafile tinyBLAS's order, where it differs from vec_dot's (float types); n must be a
      * multiple of 8. NULL: the type has no such path, or its tinyBLAS sums like vec_dot. */
     rx_tile_fn gemm_tile;
+    /* The order of llama.cpp's CPU_AARCH64 repacked path (Q4_0 as Q4_0_8x8 on AVX2), which it
+     * takes for every product, one token or many, whenever the rows come in multiples of
+     * RX_REPACK_ROWS: per output, each block's exact integer dot times (d_w * d_a), FMA-added
+     * block after block into one float. nr <= RX_REPACK_ROWS here. NULL: no such path. */
+    rx_tile_fn repack_tile;
+    /* The type's tiles (tile, gemm_tile, repack_tile) take up to RX_TILE_MAX_TOKENS tokens per
+     * call, not just RX_TILE_TOKENS: they decode each weight block once for all of them. */
+    bool wide_tiles;
 } rx_type_kernels;
+
+/* Rows llama.cpp interleaves per repacked block (block_q4_0x8); also repack_tile's widest. */
+#define RX_REPACK_ROWS 8
+/* Most tokens per tile call where wide_tiles is set. */
+#define RX_TILE_MAX_TOKENS 64
 
 /* y[i] = x[i] / (1 + exp(-x[i])) as ggml_vec_silu_f32: groups of 8 through ggml's vector exp,
  * the rest through expf. y may equal x. */

@@ -149,13 +149,70 @@ static ALWAYS_INLINE void tile_q(int64_t nb, float *restrict s, int64_t ld_s,
     }
 }
 
-/* Walks an nr x nt request in 4x2 pieces (rows x tokens). */
+/* tile_q's arithmetic for many tokens: each weight block of the nr rows is decoded once for
+ * all nt tokens, whose accumulators live in memory. */
+static ALWAYS_INLINE void tile_q_many(int64_t nb, float *restrict s, int64_t ld_s,
+                                      const char *restrict w, size_t ws, const char *restrict a,
+                                      size_t as, const int nr, int nt, enum wtype wt)
+{
+    __m256 acc[RX_TILE_MAX_TOKENS][RX_TILE_ROWS];
+    for (int t = 0; t < nt; t++) {
+#pragma GCC unroll 4
+        for (int r = 0; r < nr; r++)
+            acc[t][r] = _mm256_setzero_ps();
+    }
+    const size_t bb = block_bytes(wt);
+    for (int64_t i = 0; i < nb; i++) {
+        __m256i u[RX_TILE_ROWS], mag[RX_TILE_ROWS];
+        __m256 wd[RX_TILE_ROWS];
+#pragma GCC unroll 4
+        for (int r = 0; r < nr; r++) {
+            const char *wb = w + r * ws + (size_t)i * bb;
+            uint16_t wh;
+            memcpy(&wh, wb, 2);
+            u[r] = weight_codes(wt, wb);
+            mag[r] = wt == W_Q8_0 ? _mm256_sign_epi8(u[r], u[r]) : u[r];
+            wd[r] = _mm256_set1_ps(rx_half_to_float(wh));
+        }
+        const char *yp = a + (size_t)i * sizeof(rx_block_q8_0);
+        for (int t = 0; t < nt; t++, yp += as) {
+            const rx_block_q8_0 *yb = (const rx_block_q8_0 *)yp;
+            __m256i y = _mm256_loadu_si256((const __m256i *)yb->qs), corr;
+            __m256 yd = _mm256_set1_ps(rx_half_to_float(yb->d));
+            if (code_offset(wt)) corr = rx_dot_u8s8(_mm256_set1_epi8((char)code_offset(wt)), y);
+#pragma GCC unroll 4
+            for (int r = 0; r < nr; r++) {
+                __m256i p = wt == W_Q8_0 ? rx_dot_u8s8(mag[r], _mm256_sign_epi8(y, u[r]))
+                                         : _mm256_sub_epi32(rx_dot_u8s8(u[r], y), corr);
+                acc[t][r] =
+                    _mm256_fmadd_ps(_mm256_mul_ps(wd[r], yd), _mm256_cvtepi32_ps(p), acc[t][r]);
+            }
+        }
+    }
+    for (int t = 0; t < nt; t++) {
+#pragma GCC unroll 4
+        for (int r = 0; r < nr; r++)
+            s[t * ld_s + r] = rx_hsum_ps(acc[t][r]);
+    }
+}
+
+/* Walks an nr x nt request in 4x2 pieces (rows x tokens), or, past RX_TILE_TOKENS tokens,
+ * in 4-row panels over all of them. */
 static ALWAYS_INLINE void tile_walk(int64_t n, float *restrict s, int64_t ld_s,
                                     const void *restrict w, size_t ws, const void *restrict a,
                                     size_t as, int nr, int nt, enum wtype wt)
 {
     const int64_t nb = n / RX_QK;
     const char *wc = w, *ac = a;
+    if (nt > RX_TILE_TOKENS) {
+        if (nr == RX_TILE_ROWS) {
+            tile_q_many(nb, s, ld_s, wc, ws, ac, as, RX_TILE_ROWS, nt, wt);
+        } else {
+            for (int r = 0; r < nr; r++)
+                tile_q_many(nb, s + r, ld_s, wc + r * ws, ws, ac, as, 1, nt, wt);
+        }
+        return;
+    }
     for (int t = 0; t < nt; t += 2) {
         const char *at = ac + (size_t)t * as;
         float *st = s + t * ld_s;
@@ -211,4 +268,164 @@ void rx_kernels__dot_q8_0_q8_0_avx2(int64_t n, float *restrict s, const void *re
                                     const void *restrict y)
 {
     tile_q(n / RX_QK, s, 1, x, 0, y, 0, 1, 1, W_Q8_0);
+}
+
+/* --- Q4_0 in llama.cpp's repacked (Q4_0_8x8) order ----------------------------------------- */
+
+/* Eight rows at once, lane r = row r, as llama.cpp's interleaved layout computes them, without
+ * interleaving the weights: per block and token, maddubs gives each row's products code * y in
+ * pairs, horizontal adds and madd fold them (8 * y subtracted on the way to centre the codes)
+ * until row r's block sum sits in int32 lane r; converted to float and FMA-added times
+ * d_w * d_a into the token's accumulator. Integer sums are exact in any order (the int16 steps
+ * hold at most 4 products, |sum| <= 4 * 15 * 127), so only the float steps need to follow
+ * llama.cpp's, and they do. nr < 8 repeats the last row in the spare lanes and drops them. */
+static ALWAYS_INLINE __m256i block_sums8(const __m256i p[RX_REPACK_ROWS], __m256i y)
+{
+    const __m256i one = _mm256_set1_epi16(1);
+    /* 8 * y in the layout of hadd(p[r], p[r + 1]): four products per int16 */
+    __m256i off = _mm256_maddubs_epi16(_mm256_set1_epi8(8), y);
+    off = _mm256_hadd_epi16(off, off);
+    __m256i m[RX_REPACK_ROWS / 2];
+#pragma GCC unroll 4
+    for (int k = 0; k < RX_REPACK_ROWS / 2; k++)
+        m[k] = _mm256_madd_epi16(_mm256_sub_epi16(_mm256_hadd_epi16(p[2 * k], p[2 * k + 1]), off),
+                                 one);
+    /* per 128-bit half: rows 0..3 (lo) and 4..7 (hi) over that half of the block */
+    __m256i lo = _mm256_hadd_epi32(m[0], m[1]), hi = _mm256_hadd_epi32(m[2], m[3]);
+    return _mm256_add_epi32(_mm256_blend_epi32(lo, hi, 0xF0),
+                            _mm256_permute2x128_si256(lo, hi, 0x21));
+}
+
+static ALWAYS_INLINE uint16_t load_u16(const char *p)
+{
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+
+static ALWAYS_INLINE void repack_q4_0(int64_t nb, float *restrict s, int64_t ld_s,
+                                      const char *restrict w, size_t ws, const char *restrict a,
+                                      size_t as, const int nr, const int nt)
+{
+    const size_t bb = sizeof(rx_block_q4_0);
+    const char *row[RX_REPACK_ROWS];
+    for (int r = 0; r < RX_REPACK_ROWS; r++)
+        row[r] = w + (size_t)(r < nr ? r : nr - 1) * ws;
+    __m256 acc[RX_TILE_TOKENS];
+#pragma GCC unroll 4
+    for (int t = 0; t < nt; t++)
+        acc[t] = _mm256_setzero_ps();
+    /* low nibbles stay in the low 128 bits, high nibbles shift down in the high 128 */
+    const __m256i shift = _mm256_setr_epi64x(0, 0, 4, 4), low4 = _mm256_set1_epi8(0xF);
+    /* sweep the panel RX_PREFETCH_PANELS ahead at the pace this one is read, as tile_q does */
+    const char *ahead = w + (size_t)nr * ws * RX_PREFETCH_PANELS;
+    for (int64_t i = 0; i < nb; i++) {
+        const char *pf = ahead + (size_t)i * nr * bb;
+#pragma GCC unroll 4
+        for (size_t off = 0; off <= nr * bb; off += 64)
+            _mm_prefetch(pf + off, _MM_HINT_T0);
+        const size_t o = (size_t)i * bb;
+        __m256i u[RX_REPACK_ROWS];
+#pragma GCC unroll 8
+        for (int r = 0; r < RX_REPACK_ROWS; r++) {
+            __m256i v = _mm256_broadcastsi128_si256(
+                _mm_loadu_si128((const __m128i *)((const rx_block_q4_0 *)(row[r] + o))->qs));
+            u[r] = _mm256_and_si256(_mm256_srlv_epi64(v, shift), low4);
+        }
+        __m128i h = _mm_setr_epi16((short)load_u16(row[0] + o), (short)load_u16(row[1] + o),
+                                   (short)load_u16(row[2] + o), (short)load_u16(row[3] + o),
+                                   (short)load_u16(row[4] + o), (short)load_u16(row[5] + o),
+                                   (short)load_u16(row[6] + o), (short)load_u16(row[7] + o));
+        __m256 wd = _mm256_cvtph_ps(h);
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++) {
+            const rx_block_q8_0 *yb = (const rx_block_q8_0 *)(a + t * as) + i;
+            __m256i y = _mm256_loadu_si256((const __m256i *)yb->qs), p[RX_REPACK_ROWS];
+#pragma GCC unroll 8
+            for (int r = 0; r < RX_REPACK_ROWS; r++)
+                p[r] = _mm256_maddubs_epi16(u[r], y);
+            __m256 sum = _mm256_cvtepi32_ps(block_sums8(p, y));
+            __m256 d = _mm256_mul_ps(wd, _mm256_set1_ps(rx_half_to_float(yb->d)));
+            acc[t] = _mm256_fmadd_ps(sum, d, acc[t]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int t = 0; t < nt; t++) {
+        if (nr == RX_REPACK_ROWS) {
+            _mm256_storeu_ps(s + t * ld_s, acc[t]);
+        } else {
+            float v[RX_REPACK_ROWS];
+            _mm256_storeu_ps(v, acc[t]);
+            for (int r = 0; r < nr; r++)
+                s[t * ld_s + r] = v[r];
+        }
+    }
+}
+
+/* More tokens than registers: each block's 8 rows are decoded once for all nt tokens, whose
+ * accumulators live in memory (the same arithmetic per output as repack_q4_0). */
+static void repack_q4_0_many(int64_t nb, float *restrict s, int64_t ld_s, const char *restrict w,
+                             size_t ws, const char *restrict a, size_t as, int nt)
+{
+    const size_t bb = sizeof(rx_block_q4_0);
+    __m256 acc[RX_TILE_MAX_TOKENS];
+    for (int t = 0; t < nt; t++)
+        acc[t] = _mm256_setzero_ps();
+    const __m256i shift = _mm256_setr_epi64x(0, 0, 4, 4), low4 = _mm256_set1_epi8(0xF);
+    for (int64_t i = 0; i < nb; i++) {
+        const char *b = w + (size_t)i * bb;
+        __m256i u[RX_REPACK_ROWS];
+#pragma GCC unroll 8
+        for (int r = 0; r < RX_REPACK_ROWS; r++) {
+            __m256i v = _mm256_broadcastsi128_si256(
+                _mm_loadu_si128((const __m128i *)((const rx_block_q4_0 *)(b + r * ws))->qs));
+            u[r] = _mm256_and_si256(_mm256_srlv_epi64(v, shift), low4);
+        }
+        __m128i h = _mm_setr_epi16((short)load_u16(b), (short)load_u16(b + ws),
+                                   (short)load_u16(b + 2 * ws), (short)load_u16(b + 3 * ws),
+                                   (short)load_u16(b + 4 * ws), (short)load_u16(b + 5 * ws),
+                                   (short)load_u16(b + 6 * ws), (short)load_u16(b + 7 * ws));
+        __m256 wd = _mm256_cvtph_ps(h);
+        const char *yp = a + (size_t)i * sizeof(rx_block_q8_0);
+        for (int t = 0; t < nt; t++, yp += as) {
+            const rx_block_q8_0 *yb = (const rx_block_q8_0 *)yp;
+            __m256i y = _mm256_loadu_si256((const __m256i *)yb->qs), p[RX_REPACK_ROWS];
+#pragma GCC unroll 8
+            for (int r = 0; r < RX_REPACK_ROWS; r++)
+                p[r] = _mm256_maddubs_epi16(u[r], y);
+            __m256 sum = _mm256_cvtepi32_ps(block_sums8(p, y));
+            __m256 d = _mm256_mul_ps(wd, _mm256_set1_ps(rx_half_to_float(yb->d)));
+            acc[t] = _mm256_fmadd_ps(sum, d, acc[t]);
+        }
+    }
+    for (int t = 0; t < nt; t++)
+        _mm256_storeu_ps(s + t * ld_s, acc[t]);
+}
+
+void rx_kernels__repack_q4_0_avx2(int64_t n, float *restrict s, int64_t ld_s,
+                                  const void *restrict w, size_t ws, const void *restrict a,
+                                  size_t as, int nr, int nt)
+{
+    const int64_t nb = n / RX_QK;
+    if (nr == RX_REPACK_ROWS) {
+        switch (nt) {
+        case 4:
+            repack_q4_0(nb, s, ld_s, w, ws, a, as, RX_REPACK_ROWS, 4);
+            return;
+        case 3:
+            repack_q4_0(nb, s, ld_s, w, ws, a, as, RX_REPACK_ROWS, 3);
+            return;
+        case 2:
+            repack_q4_0(nb, s, ld_s, w, ws, a, as, RX_REPACK_ROWS, 2);
+            return;
+        case 1:
+            repack_q4_0(nb, s, ld_s, w, ws, a, as, RX_REPACK_ROWS, 1);
+            return;
+        default:
+            repack_q4_0_many(nb, s, ld_s, w, ws, a, as, nt);
+            return;
+        }
+    }
+    for (int t = 0; t < nt; t++)
+        repack_q4_0(nb, s + t * ld_s, ld_s, w, ws, (const char *)a + t * as, as, nr, 1);
 }

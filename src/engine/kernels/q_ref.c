@@ -200,3 +200,28 @@ void rx_kernels__dot_q8_0_q8_0_ref(int64_t n, float *restrict s, const void *res
         accumulate_block(acc, a[i].qs, &b[i], rx_fp16_to_f32(a[i].d));
     *s = rx_kernels__hsum8(acc);
 }
+
+/* Q4_0 x Q8_0 as llama.cpp's repacked Q4_0_8x8 gemv/gemm sum it (ggml-cpu-aarch64.cpp, AVX2):
+ * each block's 32 products summed exactly as integers, converted to float, and FMA-added times
+ * d_w * d_a (one rounded product) into a single float per output, block after block. */
+void rx_kernels__repack_q4_0_ref(int64_t n, float *restrict s, int64_t ld_s, const void *restrict w,
+                                 size_t ws, const void *restrict a, size_t as, int nr, int nt)
+{
+    for (int r = 0; r < nr; r++) {
+        const rx_block_q4_0 *x = (const rx_block_q4_0 *)((const char *)w + (size_t)r * ws);
+        for (int t = 0; t < nt; t++) {
+            const rx_block_q8_0 *y = (const rx_block_q8_0 *)((const char *)a + (size_t)t * as);
+            float acc = 0;
+            for (int64_t i = 0; i < n / RX_QK; i++) {
+                int sum = 0;
+                for (int j = 0; j < RX_QK / 2; j++) {
+                    sum += ((x[i].qs[j] & 0xF) - 8) * y[i].qs[j];
+                    sum += ((x[i].qs[j] >> 4) - 8) * y[i].qs[j + RX_QK / 2];
+                }
+                float d = rx_fp16_to_f32(x[i].d) * rx_fp16_to_f32(y[i].d);
+                acc = fmaf((float)sum, d, acc);
+            }
+            s[t * ld_s + r] = acc;
+        }
+    }
+}
