@@ -13,7 +13,8 @@
 # servers so drift on a shared machine hits both alike.
 #
 # Environment: THREADS (default 2), ROUNDS (default 2), CONC (default "1 4 16"), PROMPT (128),
-# OUTPUT (128), MODELS ("tiny tinyllama"), WORK (bench/out). The llama.cpp build is yours to make;
+# OUTPUT (128), MODELS ("tiny tinyllama"), REQS (requests per stream per run, default 3; at
+# least 8 in all), WORK (bench/out). The llama.cpp build is yours to make;
 # nothing here downloads or builds it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +27,7 @@ if [ -z "$LLAMA" ] || [ ! -x "$LLAMA/bin/llama-server" ]; then
 fi
 LLAMA=$(cd "$LLAMA" && pwd)
 THREADS=${THREADS:-2} ROUNDS=${ROUNDS:-2} CONC=${CONC:-"1 4 16"}
-PROMPT=${PROMPT:-128} OUTPUT=${OUTPUT:-128} MODELS=${MODELS:-"tiny tinyllama"}
+PROMPT=${PROMPT:-128} OUTPUT=${OUTPUT:-128} MODELS=${MODELS:-"tiny tinyllama"} REQS=${REQS:-3}
 WORK=${WORK:-$ROOT/bench/out}
 SHARED=$ROOT/../shared
 SLOT_CTX=$((PROMPT * 2 + OUTPUT + 64)) # the synthetic prompt's token count varies a little
@@ -74,7 +75,7 @@ measure() {
         return 1
     fi
     out="$WORK/serve-$server-$(basename "$model" .gguf)-c$c.json"
-    local n=$((c * 3 < 8 ? 8 : c * 3))
+    local n=$((c * REQS < 8 ? 8 : c * REQS))
     "$RX" bench serve --url "http://127.0.0.1:$port" --model bench --concurrency "$c" \
         --requests "$n" --warmup "$c" --prompt-len "$PROMPT" --output-len "$OUTPUT" --json "$out" >/dev/null
     kill "$pid"

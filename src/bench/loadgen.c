@@ -40,6 +40,8 @@ typedef struct {
     size_t body_len;
     int32_t itl_cap;
     bool stale;       /* https: the connection closed; open a new one before the next request */
+    int64_t served;   /* requests answered on this connection (keep-alive reuse) */
+    bool resent;      /* the record in flight was already re-sent once */
     char tls_err[96]; /* https: OpenSSL's reason when the connection failed */
 } lg_conn;
 
@@ -211,13 +213,28 @@ static void finish(lg_conn *c, bool complete)
 
 static void schedule(lg_run *run, lg_conn *c);
 static rx_status open_evcon(lg_run *run, lg_conn *c);
+static void start_request(lg_run *run, lg_conn *c, int64_t rec);
 
 static void on_done(struct evhttp_request *req, void *arg)
 {
     lg_conn *c = arg;
     c->req = NULL;
     /* NULL or code 0: evhttp gave up on the request (connect failure, reset, timeout) */
-    finish(c, req != NULL && evhttp_request_get_response_code(req) != 0);
+    const bool complete = req != NULL && evhttp_request_get_response_code(req) != 0;
+    /* A keep-alive connection the server closed between two requests (cpp-httplib, which
+     * llama-server uses, closes after a few): the request never reached it, so it is sent again
+     * on a fresh connection, once, as any HTTP client does, and not counted as a failure. */
+    if (!complete && !c->got_headers && c->served > 0 && !c->resent &&
+        !(c->has_err && c->err == EVREQ_HTTP_TIMEOUT)) {
+        c->resent = true;
+        c->served = 0;
+        c->run->in_flight--;
+        if (c->run->tls) c->stale = true;
+        start_request(c->run, c, c->rec);
+        return;
+    }
+    if (complete) c->served++;
+    finish(c, complete);
     schedule(c->run, c);
 }
 
@@ -264,13 +281,20 @@ static struct evhttp_request *new_request(lg_conn *c, const char *body)
 /* Sends the next request on c; a request that cannot even be sent becomes a failed record. */
 static void start(lg_run *run, lg_conn *c)
 {
-    const rx_lg_config *cfg = run->cfg;
     int64_t i = 0;
     if (add_record(run, &i) != RX_OK) {
         run->status = RX_ERR_NOMEM;
         run->stop_issuing = true;
         return;
     }
+    c->resent = false;
+    start_request(run, c, i);
+}
+
+/* Sends record i's request on c (a new record, or one re-sent after a stale connection). */
+static void start_request(lg_run *run, lg_conn *c, int64_t i)
+{
+    const rx_lg_config *cfg = run->cfg;
     const rx_lg_prompt *p = &cfg->prompts[i % cfg->n_prompts];
     rx_lg_record *r = &run->records[i];
     *r = (rx_lg_record){
