@@ -43,9 +43,31 @@ struct rx_http_call {
     void *user;
     bool got_head, finished;
     bool starting, failed_at_start; /* inside evhttp_make_request */
+    /* A kept-alive connection the server closed while it sat idle (cpp-httplib, behind
+     * llama-server, closes after a few requests) fails before any byte of the answer: the
+     * request never reached the server, so it is sent once more on a fresh connection. That
+     * needs its own copy of the request. */
+    bool reused, resent;
+    enum evhttp_cmd_type type;
+    char *path, *body; /* owned */
+    size_t body_len;
+    char **headers; /* owned: name, value pairs */
+    int n_headers;
 };
 
 #define RX_MAX_IDLE 32
+
+static void free_copy(rx_http_call *c)
+{
+    free(c->path);
+    free(c->body);
+    for (int i = 0; i < c->n_headers; i++)
+        free(c->headers[i]);
+    free(c->headers);
+    c->path = c->body = NULL;
+    c->headers = NULL;
+    c->n_headers = 0;
+}
 
 static void unlink_call(rx_http_call *c)
 {
@@ -71,6 +93,7 @@ static void free_conn_later_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     doomed *d = arg;
     evhttp_connection_free(d->conn);
+    if (d->call) free_copy(d->call);
     free(d->call);
     free(d);
 }
@@ -86,6 +109,7 @@ static void free_conn_later(rx_http_pool *p, struct evhttp_connection *conn, rx_
     }
     /* no memory for the event: free now, as a last resort */
     evhttp_connection_free(conn);
+    if (call) free_copy(call);
     free(call);
 }
 
@@ -117,8 +141,13 @@ static void end_call(rx_http_call *c, rx_status s, const char *message, bool kee
     c->first_byte = NULL;
     unlink_call(c);
     if (c->cb.on_done) c->cb.on_done(c, s, message, c->user);
-    if (!keep) free(c);
+    if (!keep) {
+        free_copy(c);
+        free(c);
+    }
 }
+
+static rx_status resend(rx_http_call *c);
 
 /* libevent's done callback: req is NULL on failure. */
 static void on_request_done(struct evhttp_request *req, void *arg)
@@ -136,6 +165,10 @@ static void on_request_done(struct evhttp_request *req, void *arg)
     c->req = NULL;
     if (!req || evhttp_request_get_response_code(req) == 0) {
         give_back(p, conn, false);
+        if (!c->got_head && c->reused && !c->resent) {
+            c->resent = true;
+            if (resend(c) == RX_OK) return;
+        }
         char msg[400];
         snprintf(msg, sizeof msg, "%s:%d: %s", p->host, p->port,
                  c->got_head ? "connection lost mid-response" : "connection failed or reset");
@@ -236,16 +269,8 @@ void rx_http_pool_free(rx_http_pool *p)
     free(p);
 }
 
-static struct evhttp_connection *take_conn(rx_http_pool *p)
+static struct evhttp_connection *new_conn(rx_http_pool *p)
 {
-    if (p->idle) {
-        idle_conn *ic = p->idle;
-        struct evhttp_connection *conn = ic->conn;
-        p->idle = ic->next;
-        p->n_idle--;
-        free(ic);
-        return conn;
-    }
     struct evhttp_connection *conn =
         evhttp_connection_base_new(p->base, NULL, p->host, (ev_uint16_t)p->port);
     if (!conn) return NULL;
@@ -255,31 +280,27 @@ static struct evhttp_connection *take_conn(rx_http_pool *p)
     return conn;
 }
 
-rx_status rx_http_call_start(rx_http_pool *p, const char *method, const char *path,
-                             const char *const *headers, const char *body, size_t len,
-                             const rx_http_call_cb *cb, void *user, rx_http_call **out)
+static struct evhttp_connection *take_conn(rx_http_pool *p, bool *reused)
 {
-    if (p->n_busy >= p->cfg.max_connections)
-        return rx_error(RX_ERR_FULL, "%s:%d: %d connections busy", p->host, p->port, p->n_busy);
-    enum evhttp_cmd_type type = strcmp(method, "GET") == 0    ? EVHTTP_REQ_GET
-                                : strcmp(method, "POST") == 0 ? EVHTTP_REQ_POST
-                                                              : EVHTTP_REQ_GET;
-    rx_http_call *c = calloc(1, sizeof *c);
-    if (!c) return rx_error(RX_ERR_NOMEM, "no memory for a call");
-    c->pool = p;
-    c->cb = *cb;
-    c->user = user;
-    c->conn = take_conn(p);
-    struct evhttp_request *req = c->conn ? evhttp_request_new(on_request_done, c) : NULL;
-    c->first_byte = evtimer_new(p->base, on_first_byte_timeout, c);
-    if (!c->conn || !req || !c->first_byte) {
-        if (req) evhttp_request_free(req);
-        if (c->conn) free_conn_later(p, c->conn, NULL);
-        if (c->first_byte) event_free(c->first_byte);
-        free(c);
-        return rx_error(RX_ERR_NOMEM, "no memory for a call to %s:%d", p->host, p->port);
+    *reused = p->idle != NULL;
+    if (p->idle) {
+        idle_conn *ic = p->idle;
+        struct evhttp_connection *conn = ic->conn;
+        p->idle = ic->next;
+        p->n_idle--;
+        free(ic);
+        return conn;
     }
-    p->n_busy++;
+    return new_conn(p);
+}
+
+/* Sends c's request on c->conn. RX_OK, or an error with nothing left to call back (the caller
+ * drops the connection). */
+static rx_status send_request(rx_http_call *c)
+{
+    rx_http_pool *p = c->pool;
+    struct evhttp_request *req = evhttp_request_new(on_request_done, c);
+    if (!req) return rx_error(RX_ERR_NOMEM, "no memory for a call to %s:%d", p->host, p->port);
     c->req = req;
     evhttp_request_set_header_cb(req, on_header);
     evhttp_request_set_chunked_cb(req, on_chunk);
@@ -287,19 +308,83 @@ rx_status rx_http_call_start(rx_http_pool *p, const char *method, const char *pa
     char hostport[300];
     snprintf(hostport, sizeof hostport, "%s:%d", p->host, p->port);
     evhttp_add_header(h, "Host", hostport);
-    for (int i = 0; headers && headers[i] && headers[i + 1]; i += 2)
-        evhttp_add_header(h, headers[i], headers[i + 1]);
-    if (len) evbuffer_add(evhttp_request_get_output_buffer(req), body, len);
+    for (int i = 0; i + 1 < c->n_headers; i += 2)
+        evhttp_add_header(h, c->headers[i], c->headers[i + 1]);
+    if (c->body_len) evbuffer_add(evhttp_request_get_output_buffer(req), c->body, c->body_len);
     c->starting = true;
-    int rc = evhttp_make_request(c->conn, req, type, path);
+    c->failed_at_start = false;
+    int rc = evhttp_make_request(c->conn, req, c->type, c->path);
     c->starting = false;
     if (rc != 0 || c->failed_at_start) {
-        /* libevent freed the request; nothing will call back */
+        c->req = NULL; /* libevent freed it; nothing will call back */
+        return rx_error(RX_ERR_IO, "%s:%d: could not send the request", p->host, p->port);
+    }
+    return RX_OK;
+}
+
+/* The same request on a fresh connection (see `reused`). */
+static rx_status resend(rx_http_call *c)
+{
+    rx_http_pool *p = c->pool;
+    c->conn = new_conn(p);
+    if (!c->conn) return rx_error(RX_ERR_NOMEM, "no memory for a connection");
+    p->n_busy++;
+    c->reused = false;
+    if (send_request(c) == RX_OK) return RX_OK;
+    give_back(p, c->conn, false);
+    c->conn = NULL;
+    return RX_ERR_IO;
+}
+
+static bool copy_request(rx_http_call *c, const char *path, const char *const *headers,
+                         const char *body, size_t len)
+{
+    c->path = strdup(path);
+    c->body = malloc(len ? len : 1);
+    if (!c->path || !c->body) return false;
+    if (len) memcpy(c->body, body, len);
+    c->body_len = len;
+    int n = 0;
+    while (headers && headers[n] && headers[n + 1])
+        n += 2;
+    c->headers = calloc((size_t)(n ? n : 1), sizeof *c->headers);
+    if (!c->headers) return false;
+    for (int i = 0; i < n; i++) {
+        if (!(c->headers[i] = strdup(headers[i]))) return false;
+        c->n_headers = i + 1;
+    }
+    return true;
+}
+
+rx_status rx_http_call_start(rx_http_pool *p, const char *method, const char *path,
+                             const char *const *headers, const char *body, size_t len,
+                             const rx_http_call_cb *cb, void *user, rx_http_call **out)
+{
+    if (p->n_busy >= p->cfg.max_connections)
+        return rx_error(RX_ERR_FULL, "%s:%d: %d connections busy", p->host, p->port, p->n_busy);
+    rx_http_call *c = calloc(1, sizeof *c);
+    if (!c) return rx_error(RX_ERR_NOMEM, "no memory for a call");
+    c->pool = p;
+    c->cb = *cb;
+    c->user = user;
+    c->type = strcmp(method, "POST") == 0 ? EVHTTP_REQ_POST : EVHTTP_REQ_GET;
+    c->first_byte = evtimer_new(p->base, on_first_byte_timeout, c);
+    if (!c->first_byte || !copy_request(c, path, headers, body, len) ||
+        !(c->conn = take_conn(p, &c->reused))) {
+        if (c->first_byte) event_free(c->first_byte);
+        free_copy(c);
+        free(c);
+        return rx_error(RX_ERR_NOMEM, "no memory for a call to %s:%d", p->host, p->port);
+    }
+    p->n_busy++;
+    rx_status s = send_request(c);
+    if (s != RX_OK) {
         event_free(c->first_byte);
         p->n_busy--;
         free_conn_later(p, c->conn, NULL);
+        free_copy(c);
         free(c);
-        return rx_error(RX_ERR_IO, "%s:%d: could not send the request", p->host, p->port);
+        return s;
     }
     c->next = p->calls;
     if (p->calls) p->calls->prev = c;
