@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/hash.h"
 #include "gateway/gateway_internal.h"
 
 #define GW_CACHE_MAX 1024
@@ -20,14 +21,6 @@ struct gw_cache_entry {
     uint64_t expires_ns;
     gw_cache_entry *next; /* newest first */
 };
-
-static uint64_t fnv(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 1099511628211ull;
-    return h;
-}
 
 /* The normalized request, or NULL when it may not be cached (not greedy, streamed, n > 1). */
 char *gw_cache_key(const json_t *request, const char *path, const char *domain)
@@ -72,7 +65,7 @@ void gw_cache_put(rx_gateway *g, const char *norm, const char *body, size_t len,
     }
     memcpy(e->body, body, len);
     e->len = len;
-    e->key = fnv(norm);
+    e->key = rx_fnv1a64_str(norm);
     snprintf(e->content_type, sizeof e->content_type, "%s", type);
     e->expires_ns = rx_now_ns() + (uint64_t)g->cfg.cache_ttl_ms * 1000000u;
     /* newest first; the same request replaces its older answer; beyond the cap the oldest goes */
@@ -98,7 +91,7 @@ const gw_cache_entry *gw_cache_get(rx_gateway *g, const char *norm, const char *
                                    const char **type)
 {
     if (!norm) return NULL;
-    const uint64_t key = fnv(norm), now = rx_now_ns();
+    const uint64_t key = rx_fnv1a64_str(norm), now = rx_now_ns();
     for (gw_cache_entry *e = g->cache; e; e = e->next)
         if (e->key == key && e->expires_ns > now && strcmp(e->norm, norm) == 0) {
             *body = e->body;

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/hash.h"
 #include "gateway/gateway_internal.h"
 #include "gateway/request_info.h"
 
@@ -605,7 +606,7 @@ static void apply_split(gw_proxy *p)
         g->rng ^= g->rng << 13;
         g->rng ^= g->rng >> 7;
         g->rng ^= g->rng << 17;
-        const double r = (double)(g->rng >> 11) / 9007199254740992.0;
+        const double r = rx_hash_unit(g->rng);
         const int v = rx_split_pick(sp, p->user[0] ? p->user : NULL, r);
         g->m.split_requests[i][v]++;
         snprintf(p->version, sizeof p->version, "%s", sp->version[v]);

@@ -1,17 +1,11 @@
 /* Reading a client's request body for routing (see request_info.h). */
 #include "gateway/request_info.h"
 
+#include "core/hash.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-
-uint64_t gw_prefix_digest(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n && i < 256; i++)
-        h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
-    return h;
-}
 
 static rx_status copy(char *dst, size_t cap, const json_t *v, const char *field)
 {
@@ -86,7 +80,7 @@ rx_status gw_request_info_parse(const char *body, size_t len, gw_request_info *o
     }
     if (json_is_string(lead)) {
         out->has_digest = true;
-        out->digest = gw_prefix_digest(json_string_value(lead), json_string_length(lead));
+        out->digest = rx_prefix_digest(json_string_value(lead), json_string_length(lead));
     }
     return RX_OK;
 }

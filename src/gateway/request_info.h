@@ -1,6 +1,6 @@
 /* What the gateway reads from a client's JSON body to route it: model, stream, user, data
- * domain, stickiness, n, and the digest of the leading prompt text (the same FNV-1a over the
- * first 256 bytes that nodes report in /v1/status). Pure: no I/O, fuzzable. */
+ * domain, stickiness, n, and the digest of the leading prompt text (core/hash.h's rx_prefix_digest,
+ * which nodes report in /v1/status). Pure: no I/O, fuzzable. */
 #ifndef RX_GATEWAY_REQUEST_INFO_H
 #define RX_GATEWAY_REQUEST_INFO_H
 
@@ -27,6 +27,5 @@ typedef struct {
  * silently (a truncated domain would route wrongly). *out is then empty. */
 rx_status gw_request_info_parse(const char *body, size_t len, gw_request_info *out);
 void gw_request_info_free(gw_request_info *info);
-uint64_t gw_prefix_digest(const char *text, size_t len);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/hash.h"
 #include "gateway/gateway_internal.h"
 
 typedef struct {
@@ -20,22 +21,6 @@ typedef struct {
     /* 0..1, higher is better */
     double (*score)(rx_gateway *g, const gw_upstream *u, const gw_route_req *r);
 } gw_score;
-
-static uint64_t mix(uint64_t h)
-{
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    return h;
-}
-
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 1099511628211ull;
-    return h;
-}
 
 static bool f_model(rx_gateway *g, const gw_upstream *u, const gw_route_req *r)
 {
@@ -95,7 +80,7 @@ static double s_prefix(rx_gateway *g, const gw_upstream *u, const gw_route_req *
     if (u->n_digests > 0) return 0;
     /* a node that reports no digests (llama-server, vLLM): rendezvous hashing on the prompt's
      * leading text sends the same prefix to the same node, which keeps its own cache warm */
-    return (double)(mix(r->digest ^ hash_str(u->spec.name)) >> 11) / 9007199254740992.0 * 0.5;
+    return rx_hash_unit(rx_hash_mix64(r->digest ^ rx_fnv1a64_str(u->spec.name))) * 0.5;
 }
 
 static double s_locality(rx_gateway *g, const gw_upstream *u, const gw_route_req *r)
@@ -158,7 +143,7 @@ static int route_pass(rx_gateway *g, const gw_route_req *r, bool fallback, char 
     double best_score = -1, best_parts[N_SCORES] = {0};
     uint64_t best_tie = 0;
     const bool sticky = r->sticky && r->user;
-    const uint64_t user_h = sticky ? hash_str(r->user) : 0;
+    const uint64_t user_h = sticky ? rx_fnv1a64_str(r->user) : 0;
     for (int i = 0; i < n; i++) {
         if (!ok[i] || (int)g->ups[i].spec.tier != tier) continue;
         const gw_upstream *u = &g->ups[i];
@@ -169,7 +154,8 @@ static int route_pass(rx_gateway *g, const gw_route_req *r, bool fallback, char 
         }
         /* weights scale the score; sticky users follow rendezvous hashing instead */
         total *= 1.0 + log((double)u->spec.weight);
-        uint64_t tie = sticky ? mix(user_h ^ hash_str(u->spec.name)) : mix(g->rr + (uint64_t)i);
+        uint64_t tie = sticky ? rx_hash_mix64(user_h ^ rx_fnv1a64_str(u->spec.name))
+                              : rx_hash_mix64(g->rr + (uint64_t)i);
         if (sticky) total = 0;
         if (best < 0 || total > best_score + 1e-9 ||
             (fabs(total - best_score) <= 1e-9 && tie > best_tie)) {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash.h"
 #include "reflex/topology.h"
 
 static bool name_ok(const char *s, size_t n)
@@ -87,24 +88,13 @@ rx_status rx_split_parse(const char *spec, rx_split *out)
     return s;
 }
 
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 1099511628211ull;
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    return h;
-}
-
 int rx_split_pick(const rx_split *s, const char *user, double r)
 {
     int total = 0;
     for (int i = 0; i < s->n_versions; i++)
         total += s->weight[i];
     if (total <= 0) return 0;
-    if (s->sticky && user && user[0]) r = (double)(hash_str(user) >> 11) / 9007199254740992.0;
+    if (s->sticky && user && user[0]) r = rx_hash_unit(rx_hash_mix64(rx_fnv1a64_str(user)));
     double x = r * total;
     for (int i = 0; i < s->n_versions; i++) {
         if (x < s->weight[i]) return i;

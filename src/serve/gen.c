@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "core/clock.h"
+#include "core/hash.h"
 #include "serve/node_internal.h"
 
 #define RX_MAX_CHOICES 16
@@ -163,9 +164,8 @@ static void log_and_count(gen_job *j, int status)
     rx_node *n = j->node;
     rx_api_meta m = meta_of(j);
     const double total_ms = (double)(rx_now_ns() - j->t0_ns) / 1e6;
-    rx_node__log(n, j->id, j->tenant, "POST", kind_path(j->kind),
-                 status, m.prompt_tokens, m.completion_tokens, (double)j->ttft_ns / 1e6, total_ms,
-                 j->trace);
+    rx_node__log(n, j->id, j->tenant, "POST", kind_path(j->kind), status, m.prompt_tokens,
+                 m.completion_tokens, (double)j->ttft_ns / 1e6, total_ms, j->trace);
     rx_metrics_request(&n->metrics, status);
     if (status == 200) {
         rx_hist_observe(&n->metrics.e2e, total_ms / 1e3);
@@ -512,16 +512,14 @@ static bool prepare_prompts(gen_job *j, rx_api_error *err)
             if (!text)
                 s = rx_error(RX_ERR_NOMEM, "no memory to render the chat");
             else {
-                uint64_t d = rx_node__digest(
-                    a->messages[0].content ? a->messages[0].content : "",
-                    strnlen(a->messages[0].content ? a->messages[0].content : "", 256));
-                rx_node__remember_digest(n, d);
+                const char *lead = a->messages[0].content ? a->messages[0].content : "";
+                rx_node__remember_digest(n, rx_prefix_digest(lead, strlen(lead)));
                 s = tokenize(n, text, true, &j->prompt_ids[i], &j->n_prompt_ids[i]);
                 j->prompt_text[i] = text;
             }
         } else if (a->prompts[i].text) {
             const char *t = a->prompts[i].text;
-            rx_node__remember_digest(n, rx_node__digest(t, strnlen(t, 256)));
+            rx_node__remember_digest(n, rx_prefix_digest(t, strlen(t)));
             s = tokenize(n, t, false, &j->prompt_ids[i], &j->n_prompt_ids[i]);
             j->prompt_text[i] = strdup(t);
             if (!j->prompt_text[i] && s == RX_OK) s = rx_error(RX_ERR_NOMEM, "no memory");

@@ -61,7 +61,6 @@ void rx_node__status_error(rx_api_error *err, rx_status s, const char *message);
 void rx_node__log(rx_node *n, const char *id, const char *tenant, const char *method,
                   const char *path, int status, int32_t n_prompt, int32_t n_out, double ttft_ms,
                   double total_ms, const char *trace);
-uint64_t rx_node__digest(const char *text, size_t len);
 void rx_node__remember_digest(rx_node *n, uint64_t d);
 
 #endif

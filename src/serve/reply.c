@@ -73,14 +73,6 @@ void rx_node__log(rx_node *n, const char *id, const char *tenant, const char *me
     json_decref(o);
 }
 
-uint64_t rx_node__digest(const char *text, size_t len)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (uint8_t)text[i]) * 1099511628211ull;
-    return h;
-}
-
 void rx_node__remember_digest(rx_node *n, uint64_t d)
 {
     for (int i = 0; i < n->n_digests; i++)

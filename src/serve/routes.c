@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash.h"
 #include "serve/node_internal.h"
 
 static bool hex(const char *s, size_t n)
@@ -111,7 +112,7 @@ static void status(rx_node *n, rx_http_req *req)
         (double)atomic_load(&n->metrics.ewma_itl_us) / 1000.0, "prefix_cache", "lookups",
         (json_int_t)st.prefix_lookups, "hits", (json_int_t)st.prefix_hits, "hit_ratio",
         st.prefix_lookups ? (double)st.prefix_hits / (double)st.prefix_lookups : 0.0,
-        "digest_bytes", 256, "digests", digests ? digests : json_array());
+        "digest_bytes", RX_PREFIX_DIGEST_BYTES, "digests", digests ? digests : json_array());
     reply_json(n, req, 200, o);
 }
 
