@@ -1,54 +1,15 @@
 /* fuzz/fuzz_gguf.c inside the normal suite: every committed seed in fuzz/corpus/gguf (and any
- * crash reproducer added there), every truncation of each, and every single-byte change of the
- * seeds (0x00, 0xff, +1 at each offset) go through the fuzz driver, whose invariants abort on
+ * crash reproducer added there), every truncation of each, and five single-byte changes of the
+ * seeds at each offset (rxt_replay_corpus) go through the fuzz driver, whose invariants abort on
  * failure. Keeps the driver compiling under gcc -Werror and the seeds valid between fuzz runs. */
 #include "rxtest.h"
-
-#include <dirent.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "../../fuzz/fuzz_gguf.c"
 
 static void test_seeds_and_mutations(void **state)
 {
     (void)state;
-    const char *src = getenv("RX_SRC");
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s/fuzz/corpus/gguf", src ? src : ".");
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    int files = 0;
-    long inputs = 0;
-    for (struct dirent *e; (e = readdir(d)) != NULL;) {
-        if (e->d_name[0] == '.') continue;
-        char path[8192];
-        size_t size;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        uint8_t *seed = (uint8_t *)rxt_read_file(path, &size);
-        assert_non_null(seed);
-        uint8_t *buf = malloc(size ? size : 1);
-        assert_non_null(buf);
-        for (size_t n = 0; n <= size; n++, inputs++) {
-            memcpy(buf, seed, n); /* exactly n bytes in a buffer of the seed's size */
-            LLVMFuzzerTestOneInput(buf, n);
-        }
-        for (size_t i = 0; i < size; i++) {
-            const uint8_t values[] = {0x00, 0xff, (uint8_t)(seed[i] + 1)};
-            for (int k = 0; k < 3; k++, inputs++) {
-                memcpy(buf, seed, size);
-                buf[i] = values[k];
-                LLVMFuzzerTestOneInput(buf, size);
-            }
-        }
-        free(buf);
-        free(seed);
-        files++;
-    }
-    closedir(d);
-    assert_true(files >= 3);
-    print_message("%d seeds, %ld inputs\n", files, inputs);
+    rxt_replay_corpus("gguf", LLVMFuzzerTestOneInput, 3);
 }
 
 int main(void)
