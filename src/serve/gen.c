@@ -133,13 +133,25 @@ static bool keep_token(choice *c, int32_t id, const rx_sample_info *info)
     return true;
 }
 
+/* Choices each prompt gets: n, but one vector per input for embeddings. */
+static int per_prompt(const gen_job *j)
+{
+    return j->kind == RX_API_EMBEDDING ? 1 : (j->api.n > 0 ? j->api.n : 1);
+}
+
+/* The request field that holds the prompt, for errors about it. */
+static const char *prompt_param(rx_api_kind k)
+{
+    return k == RX_API_CHAT ? "messages" : k == RX_API_EMBEDDING ? "input" : "prompt";
+}
+
 static rx_api_meta meta_of(const gen_job *j)
 {
     rx_api_meta m = {j->id, j->api.model ? j->api.model : j->node->model_id, j->created, 0, 0, 0};
     for (int i = 0; i < j->n_choices; i++) {
         const choice *c = &j->choices[i];
         /* each prompt counts once, however many choices it has */
-        if (i % (j->api.n > 0 ? j->api.n : 1) == 0) m.prompt_tokens += c->n_prompt;
+        if (i % per_prompt(j) == 0) m.prompt_tokens += c->n_prompt;
         m.completion_tokens += c->n_generated;
         m.cached_tokens += c->n_cached;
     }
@@ -207,7 +219,7 @@ static void finish(gen_job *j)
                                              j->api.embedding_base64);
         } else {
             rx_api_choice out[RX_MAX_CHOICES];
-            const int per = j->api.n > 0 ? j->api.n : 1;
+            const int per = per_prompt(j);
             for (int i = 0; i < j->n_choices; i++) {
                 choice *c = &j->choices[i];
                 /* echo: the prompt leads the text (logprobs cover generated tokens only) */
@@ -498,7 +510,7 @@ static bool prepare_prompts(gen_job *j, rx_api_error *err)
     rx_node *n = j->node;
     const rx_api_request *a = &j->api;
     size_t n_prompts = j->kind == RX_API_CHAT ? 1 : a->n_prompts;
-    const int per = j->kind == RX_API_EMBEDDING ? 1 : (a->n > 0 ? a->n : 1);
+    const int per = per_prompt(j);
     if (n_prompts * (size_t)per > RX_MAX_CHOICES) {
         rx_api_set_error(err, 400, "invalid_request_error", "n", "",
                          "%zu prompts x n=%d is more than %d sequences per request", n_prompts, per,
@@ -529,8 +541,7 @@ static bool prepare_prompts(gen_job *j, rx_api_error *err)
             for (size_t k = 0; k < p->n_ids; k++)
                 if (p->ids[k] < 0 || p->ids[k] >= n_vocab) {
                     rx_api_set_error(
-                        err, 400, "invalid_request_error",
-                        j->kind == RX_API_EMBEDDING ? "input" : "prompt", "",
+                        err, 400, "invalid_request_error", prompt_param(j->kind), "",
                         "token id %d at position %zu is outside the vocabulary (0..%d)", p->ids[k],
                         k, n_vocab - 1);
                     return false;
@@ -549,11 +560,8 @@ static bool prepare_prompts(gen_job *j, rx_api_error *err)
             return false;
         }
         if (j->n_prompt_ids[i] == 0) {
-            rx_api_set_error(err, 400, "invalid_request_error",
-                             j->kind == RX_API_CHAT        ? "messages"
-                             : j->kind == RX_API_EMBEDDING ? "input"
-                                                           : "prompt",
-                             "", "the prompt is empty after tokenization");
+            rx_api_set_error(err, 400, "invalid_request_error", prompt_param(j->kind), "",
+                             "the prompt is empty after tokenization");
             return false;
         }
     }
@@ -565,15 +573,13 @@ static bool prepare_prompts(gen_job *j, rx_api_error *err)
 static bool check_lengths(gen_job *j, rx_api_error *err)
 {
     const int32_t n_ctx = j->node->n_ctx;
-    const int per = j->kind == RX_API_EMBEDDING ? 1 : (j->api.n > 0 ? j->api.n : 1);
+    const int per = per_prompt(j);
     for (int i = 0; i < j->n_choices / per; i++) {
         int32_t np = j->n_prompt_ids[i];
         int64_t want =
             j->kind == RX_API_EMBEDDING ? 0 : (j->api.max_tokens > 0 ? j->api.max_tokens : 1);
         if ((int64_t)np + want > n_ctx) {
-            const char *param = j->kind == RX_API_CHAT        ? "messages"
-                                : j->kind == RX_API_EMBEDDING ? "input"
-                                                              : "prompt";
+            const char *param = prompt_param(j->kind);
             if (j->api.max_tokens > 0)
                 rx_api_set_error(err, 400, "invalid_request_error", param,
                                  "context_length_exceeded",
@@ -595,7 +601,7 @@ static bool check_lengths(gen_job *j, rx_api_error *err)
 static rx_status submit_all(gen_job *j)
 {
     rx_node *n = j->node;
-    const int per = j->kind == RX_API_EMBEDDING ? 1 : (j->api.n > 0 ? j->api.n : 1);
+    const int per = per_prompt(j);
     rx_sampler_params sp = rx_api_sampler_params(&j->api);
     for (int i = 0; i < j->n_choices; i++) {
         choice *c = &j->choices[i];
@@ -632,8 +638,7 @@ static void start_stream(gen_job *j)
     for (int i = 0; i < j->n_choices; i++) {
         /* the role (chat) or the echoed prompt (completions) goes first */
         const char *echo = "";
-        if (j->kind == RX_API_COMPLETION && j->api.echo)
-            echo = j->prompt_text[i / (j->api.n > 0 ? j->api.n : 1)];
+        if (j->kind == RX_API_COMPLETION && j->api.echo) echo = j->prompt_text[i / per_prompt(j)];
         if (j->kind == RX_API_COMPLETION && !echo[0]) continue;
         char *chunk =
             rx_api_chunk_json(j->kind, &m, i, true, echo, strlen(echo), NULL, 0, NULL, n->tok);
