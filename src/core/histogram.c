@@ -1,7 +1,6 @@
 /* Fixed-bucket histograms (see histogram.h): atomic counters, Prometheus text output. */
 #include "core/histogram.h"
 
-#include <stdio.h>
 #include <string.h>
 
 const double rx_hist_latency_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15,
@@ -48,32 +47,4 @@ double rx_hist_quantile(const rx_histogram *h, double q)
         return lo + (hi - lo) * ((rank - (double)seen) / (double)counts[i]);
     }
     return h->n_bounds ? h->bounds[h->n_bounds - 1] : 0;
-}
-
-size_t rx_hist_format(const rx_histogram *h, const char *name, const char *labels, char *buf,
-                      size_t cap)
-{
-    size_t n = 0;
-    const char *sep = labels[0] ? "," : "";
-    uint64_t cum = 0;
-#define PUT(...)                                                                                   \
-    do {                                                                                           \
-        int w_ = snprintf(buf + n, cap > n ? cap - n : 0, __VA_ARGS__);                            \
-        if (w_ > 0) n += (size_t)w_;                                                               \
-        if (n > cap) n = cap;                                                                      \
-    } while (0)
-    for (int i = 0; i <= h->n_bounds; i++) {
-        cum += atomic_load(&h->counts[i]);
-        if (i < h->n_bounds)
-            PUT("%s_bucket{%s%sle=\"%g\"} %llu\n", name, labels, sep, h->bounds[i],
-                (unsigned long long)cum);
-        else
-            PUT("%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, sep, (unsigned long long)cum);
-    }
-    const char *open = labels[0] ? "{" : "", *close = labels[0] ? "}" : "";
-    PUT("%s_sum%s%s%s %.6f\n", name, open, labels, close, (double)atomic_load(&h->sum_micro) / 1e6);
-    PUT("%s_count%s%s%s %llu\n", name, open, labels, close,
-        (unsigned long long)atomic_load(&h->count));
-#undef PUT
-    return n;
 }

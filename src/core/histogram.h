@@ -1,6 +1,7 @@
 /* Latency and size histograms with fixed upper bounds, as Prometheus exposes them: cumulative
- * bucket counts, a sum and a count, plus quantile estimates for status pages. Thread-safe:
- * observations are atomic adds, so the scheduler thread and the event loop can both record. */
+ * bucket counts, a sum and a count (rendered by core/textbuf.h), plus quantile estimates for
+ * status pages. Thread-safe: observations are atomic adds, so the scheduler thread and the event
+ * loop can both record. */
 #ifndef RX_CORE_HISTOGRAM_H
 #define RX_CORE_HISTOGRAM_H
 
@@ -23,11 +24,6 @@ void rx_hist_init(rx_histogram *h, const double *bounds, int n);
 void rx_hist_observe(rx_histogram *h, double v);
 /* Estimated q-quantile (0..1) by linear interpolation inside the bucket; 0 when empty. */
 double rx_hist_quantile(const rx_histogram *h, double q);
-/* Appends `name_bucket{labels,le="..."} n` lines, _sum and _count in Prometheus text format to
- * buf (labels may be "" or like `route="chat"`). Returns the bytes written, truncated at cap. */
-size_t rx_hist_format(const rx_histogram *h, const char *name, const char *labels, char *buf,
-                      size_t cap);
-
 /* Bounds for latencies in seconds (1 ms .. 60 s) and for token counts (1 .. 32768). */
 extern const double rx_hist_latency_bounds[];
 extern const int rx_hist_latency_n;

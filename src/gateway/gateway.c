@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/textbuf.h"
 #include "gateway/gateway_internal.h"
 
 static void reply(rx_http_req *req, int status, const char *type, char *body_owned)
@@ -48,14 +49,8 @@ static char *status_json(rx_gateway *g)
 
 static char *metrics_text(rx_gateway *g)
 {
-    size_t cap = 24576 + (size_t)g->n_ups * 4096, n = 0;
-    char *b = malloc(cap);
-    if (!b) return NULL;
-#define PUT(...)                                                                                   \
-    do {                                                                                           \
-        int w_ = snprintf(b + n, cap - n, __VA_ARGS__);                                            \
-        if (w_ > 0) n = n + (size_t)w_ < cap ? n + (size_t)w_ : cap - 1;                           \
-    } while (0)
+    rx_textbuf t = {0};
+#define PUT(...) rx_textbuf_printf(&t, __VA_ARGS__)
     const struct {
         const char *name, *help;
         uint64_t v;
@@ -108,9 +103,7 @@ static char *metrics_text(rx_gateway *g)
             "reflex_gateway_slo_error_ratio{window=\"1m\",%s} %.6f\n",
             labels, rx_window_quantile(&g->ups[i].slo, now, 0.95), labels,
             rx_window_error_rate(&g->ups[i].slo, now));
-        n += rx_hist_format(&g->ups[i].ttft, "reflex_gateway_upstream_ttft_seconds", labels, b + n,
-                            cap - n);
-        if (n >= cap) n = cap - 1;
+        rx_textbuf_hist(&t, &g->ups[i].ttft, "reflex_gateway_upstream_ttft_seconds", labels);
     }
     PUT("# HELP reflex_gateway_split_requests_total Requests per traffic-split version.\n"
         "# TYPE reflex_gateway_split_requests_total counter\n");
@@ -119,26 +112,29 @@ static char *metrics_text(rx_gateway *g)
             PUT("reflex_gateway_split_requests_total{model=\"%s\",version=\"%s\"} %llu\n",
                 g->cfg.topo.splits[i].model, g->cfg.topo.splits[i].version[k],
                 (unsigned long long)g->m.split_requests[i][k]);
-    PUT("# TYPE reflex_gateway_shadow_requests_total counter\nreflex_gateway_shadow_requests_total "
-        "%llu\n"
-        "# TYPE reflex_gateway_shadow_errors_total counter\nreflex_gateway_shadow_errors_total "
-        "%llu\n",
-        (unsigned long long)g->m.shadow_requests, (unsigned long long)g->m.shadow_errors);
+    PUT("# HELP reflex_gateway_shadow_requests_total Shadow copies made.\n"
+        "# TYPE reflex_gateway_shadow_requests_total counter\n"
+        "reflex_gateway_shadow_requests_total %llu\n"
+        "# HELP reflex_gateway_shadow_dropped_total Shadow copies not sent: no eligible upstream.\n"
+        "# TYPE reflex_gateway_shadow_dropped_total counter\n"
+        "reflex_gateway_shadow_dropped_total %llu\n"
+        "# HELP reflex_gateway_shadow_errors_total Shadow copies sent that failed or were not "
+        "200.\n"
+        "# TYPE reflex_gateway_shadow_errors_total counter\n"
+        "reflex_gateway_shadow_errors_total %llu\n",
+        (unsigned long long)g->m.shadow_requests, (unsigned long long)g->m.shadow_dropped,
+        (unsigned long long)g->m.shadow_errors);
     PUT("# HELP reflex_gateway_shadow_duration_seconds Shadow copies, whole answer.\n"
         "# TYPE reflex_gateway_shadow_duration_seconds histogram\n");
-    n += rx_hist_format(&g->m.shadow, "reflex_gateway_shadow_duration_seconds", "", b + n, cap - n);
-    if (n >= cap) n = cap - 1;
+    rx_textbuf_hist(&t, &g->m.shadow, "reflex_gateway_shadow_duration_seconds", "");
     PUT("# HELP reflex_gateway_ttft_seconds Client-side time to first byte of the answer.\n"
         "# TYPE reflex_gateway_ttft_seconds histogram\n");
-    n += rx_hist_format(&g->m.ttft, "reflex_gateway_ttft_seconds", "", b + n, cap - n);
-    if (n >= cap) n = cap - 1;
+    rx_textbuf_hist(&t, &g->m.ttft, "reflex_gateway_ttft_seconds", "");
     PUT("# HELP reflex_gateway_request_duration_seconds Whole request, as the client sees it.\n"
         "# TYPE reflex_gateway_request_duration_seconds histogram\n");
-    n += rx_hist_format(&g->m.total, "reflex_gateway_request_duration_seconds", "", b + n, cap - n);
-    if (n >= cap) n = cap - 1;
-    b[n] = '\0';
+    rx_textbuf_hist(&t, &g->m.total, "reflex_gateway_request_duration_seconds", "");
 #undef PUT
-    return b;
+    return rx_textbuf_take(&t);
 }
 
 static void handle(rx_http_req *req, void *user)

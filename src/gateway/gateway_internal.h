@@ -42,7 +42,9 @@ typedef struct {
 
 typedef struct {
     uint64_t requests, retries, failovers, escalations, ejections, unavailable, resumed;
-    uint64_t shadow_requests, shadow_errors;
+    /* shadow copies: made; not sent (no eligible shadow upstream: a saturated or unhealthy
+     * candidate sheds its copies rather than slow the live path); sent and failed */
+    uint64_t shadow_requests, shadow_dropped, shadow_errors;
     uint64_t cascades;        /* local answers below the requested confidence, answered above */
     uint64_t cache_hits;      /* answers from the response cache (nothing was eligible) */
     rx_histogram ttft, total; /* seconds, as the client sees them */

@@ -1,7 +1,8 @@
 /* Shadow traffic: a copy of a request goes to an upstream serving the shadow version; its answer
  * is read and dropped, and only its latency and errors are recorded, so a candidate is tried on
  * real traffic without a client ever seeing it. Shadow copies are routed like any request
- * (healthy, unsaturated, same tiers) and never retried. */
+ * (healthy, unsaturated, same tiers) and never retried; a copy with nowhere to go is dropped
+ * and counted apart from the candidate's errors. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,7 +52,11 @@ void gw_shadow_send(rx_gateway *g, const char *version, const char *domain, cons
     gw_route_req r = {.model = version, .domain = domain};
     char why[256];
     const int i = gw_route(g, &r, why, sizeof why);
-    shadow_call *sc = i >= 0 ? calloc(1, sizeof *sc) : NULL;
+    if (i < 0) {
+        g->m.shadow_dropped++;
+        return;
+    }
+    shadow_call *sc = calloc(1, sizeof *sc);
     if (!sc) {
         g->m.shadow_errors++;
         return;

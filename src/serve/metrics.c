@@ -1,10 +1,11 @@
 /* Node metrics in Prometheus text format (see metrics.h). */
 #include "serve/metrics.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "core/textbuf.h"
 
 static const int statuses[RX_METRIC_STATUSES] = {200, 400, 401, 404, 405, 413, 429, 500, 503, 499};
 
@@ -46,57 +47,16 @@ void rx_metrics_itl(rx_node_metrics *m, uint64_t ns)
     ewma(&m->ewma_itl_us, ns / 1000);
 }
 
-typedef struct {
-    char *buf;
-    size_t len, cap;
-    int failed;
-} out;
-
-static void reserve(out *o, size_t more)
-{
-    if (o->failed || o->len + more <= o->cap) return;
-    size_t cap = o->cap ? o->cap : 8192;
-    while (cap < o->len + more)
-        cap *= 2;
-    char *b = realloc(o->buf, cap);
-    if (!b) {
-        o->failed = 1;
-        return;
-    }
-    o->buf = b;
-    o->cap = cap;
-}
-
-static void put(out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(out *o, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char line[512];
-    int n = vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    if (n < 0) return;
-    if ((size_t)n >= sizeof line) n = sizeof line - 1;
-    reserve(o, (size_t)n + 1);
-    if (o->failed) return;
-    memcpy(o->buf + o->len, line, (size_t)n);
-    o->len += (size_t)n;
-    o->buf[o->len] = '\0';
-}
-
-static void hist(out *o, const rx_histogram *h, const char *name, const char *help,
+static void hist(rx_textbuf *o, const rx_histogram *h, const char *name, const char *help,
                  const char *labels)
 {
-    put(o, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
-    reserve(o, 4096);
-    if (o->failed) return;
-    o->len += rx_hist_format(h, name, labels, o->buf + o->len, o->cap - o->len);
-    o->buf[o->len < o->cap ? o->len : o->cap - 1] = '\0';
+    rx_textbuf_printf(o, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    rx_textbuf_hist(o, h, name, labels);
 }
 
 char *rx_metrics_render(rx_node_metrics *m, const rx_sched_stats *st, const char *model_id)
 {
-    out o = {0};
+    rx_textbuf o = {0};
     char labels[160];
     snprintf(labels, sizeof labels, "model=\"%s\"", model_id);
     hist(&o, &m->ttft, "reflex_time_to_first_token_seconds", "Submit to first token.", labels);
@@ -107,22 +67,24 @@ char *rx_metrics_render(rx_node_metrics *m, const rx_sched_stats *st, const char
     hist(&o, &m->prompt_tokens, "reflex_prompt_tokens", "Prompt length in tokens.", labels);
     hist(&o, &m->output_tokens, "reflex_output_tokens", "Generated tokens per request.", labels);
 
-    put(&o, "# HELP reflex_requests_total Requests answered, by HTTP status.\n"
-            "# TYPE reflex_requests_total counter\n");
+    rx_textbuf_printf(&o, "# HELP reflex_requests_total Requests answered, by HTTP status.\n"
+                          "# TYPE reflex_requests_total counter\n");
     for (int i = 0; i <= RX_METRIC_STATUSES; i++) {
         char code[16];
         if (i < RX_METRIC_STATUSES)
             snprintf(code, sizeof code, "%d", statuses[i]);
         else
             snprintf(code, sizeof code, "other");
-        put(&o, "reflex_requests_total{status=\"%s\"} %llu\n", code,
-            (unsigned long long)atomic_load(&m->requests[i]));
+        rx_textbuf_printf(&o, "reflex_requests_total{status=\"%s\"} %llu\n", code,
+                          (unsigned long long)atomic_load(&m->requests[i]));
     }
-    put(&o,
+    rx_textbuf_printf(
+        &o,
         "# HELP reflex_requests_cancelled_total Generations cancelled (client gone, drain).\n"
         "# TYPE reflex_requests_cancelled_total counter\nreflex_requests_cancelled_total %llu\n",
         (unsigned long long)atomic_load(&m->cancelled));
-    put(&o,
+    rx_textbuf_printf(
+        &o,
         "# HELP reflex_tokens_total Tokens processed.\n# TYPE reflex_tokens_total counter\n"
         "reflex_tokens_total{kind=\"prompt\"} %llu\nreflex_tokens_total{kind=\"generated\"} %llu\n",
         (unsigned long long)atomic_load(&m->tokens_in),
@@ -130,46 +92,46 @@ char *rx_metrics_render(rx_node_metrics *m, const rx_sched_stats *st, const char
 
     const double hit_ratio =
         st->prefix_lookups ? (double)st->prefix_hits / (double)st->prefix_lookups : 0;
-    put(&o,
+    rx_textbuf_printf(
+        &o,
         "# HELP reflex_slots_active Sequences holding a slot.\n# TYPE reflex_slots_active gauge\n"
         "reflex_slots_active %d\n",
         st->slots_busy);
-    put(&o,
-        "# HELP reflex_slots_total Slots (sequences decoded together).\n"
-        "# TYPE reflex_slots_total gauge\nreflex_slots_total %d\n",
-        st->n_slots);
-    put(&o,
-        "# HELP reflex_queue_depth Requests waiting for a slot.\n"
-        "# TYPE reflex_queue_depth gauge\nreflex_queue_depth %d\n",
-        st->queue_depth);
-    put(&o,
-        "# HELP reflex_queue_capacity Most requests that may wait.\n"
-        "# TYPE reflex_queue_capacity gauge\nreflex_queue_capacity %d\n",
-        st->queue_cap);
-    put(&o,
-        "# HELP reflex_kv_cells_used KV-cache positions in use.\n"
-        "# TYPE reflex_kv_cells_used gauge\nreflex_kv_cells_used %llu\n",
-        (unsigned long long)st->kv_cells_used);
-    put(&o,
-        "# HELP reflex_kv_cells_total KV-cache positions in all.\n"
-        "# TYPE reflex_kv_cells_total gauge\nreflex_kv_cells_total %llu\n",
-        (unsigned long long)st->kv_cells_total);
-    put(&o,
+    rx_textbuf_printf(&o,
+                      "# HELP reflex_slots_total Slots (sequences decoded together).\n"
+                      "# TYPE reflex_slots_total gauge\nreflex_slots_total %d\n",
+                      st->n_slots);
+    rx_textbuf_printf(&o,
+                      "# HELP reflex_queue_depth Requests waiting for a slot.\n"
+                      "# TYPE reflex_queue_depth gauge\nreflex_queue_depth %d\n",
+                      st->queue_depth);
+    rx_textbuf_printf(&o,
+                      "# HELP reflex_queue_capacity Most requests that may wait.\n"
+                      "# TYPE reflex_queue_capacity gauge\nreflex_queue_capacity %d\n",
+                      st->queue_cap);
+    rx_textbuf_printf(&o,
+                      "# HELP reflex_kv_cells_used KV-cache positions in use.\n"
+                      "# TYPE reflex_kv_cells_used gauge\nreflex_kv_cells_used %llu\n",
+                      (unsigned long long)st->kv_cells_used);
+    rx_textbuf_printf(&o,
+                      "# HELP reflex_kv_cells_total KV-cache positions in all.\n"
+                      "# TYPE reflex_kv_cells_total gauge\nreflex_kv_cells_total %llu\n",
+                      (unsigned long long)st->kv_cells_total);
+    rx_textbuf_printf(
+        &o,
         "# HELP reflex_prefix_cache_hit_ratio Requests that reused cached prefix tokens.\n"
         "# TYPE reflex_prefix_cache_hit_ratio gauge\nreflex_prefix_cache_hit_ratio %.6f\n",
         hit_ratio);
-    put(&o,
+    rx_textbuf_printf(
+        &o,
         "# HELP reflex_prefix_cache_tokens_reused_total Prompt tokens not recomputed.\n"
         "# TYPE reflex_prefix_cache_tokens_reused_total counter\n"
         "reflex_prefix_cache_tokens_reused_total %llu\n",
         (unsigned long long)st->prefix_tokens_reused);
-    put(&o,
+    rx_textbuf_printf(
+        &o,
         "# HELP reflex_model_loaded Models loaded.\n# TYPE reflex_model_loaded gauge\n"
         "reflex_model_loaded{%s} 1\n",
         labels);
-    if (o.failed) {
-        free(o.buf);
-        return NULL;
-    }
-    return o.buf;
+    return rx_textbuf_take(&o);
 }

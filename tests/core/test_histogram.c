@@ -1,9 +1,11 @@
 /* core/histogram: bucket placement at the bounds, cumulative Prometheus output, quantiles. */
 #include "rxtest.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/histogram.h"
+#include "core/textbuf.h"
 
 static void test_buckets_and_format(void **state)
 {
@@ -15,22 +17,42 @@ static void test_buckets_and_format(void **state)
     rx_hist_observe(&h, 1); /* le="1" includes its bound */
     rx_hist_observe(&h, 1.5);
     rx_hist_observe(&h, 7); /* +Inf only */
-    char buf[1024];
-    size_t n = rx_hist_format(&h, "x", "m=\"a\"", buf, sizeof buf);
-    assert_int_equal(n, strlen(buf));
+    rx_textbuf t = {0};
+    rx_textbuf_hist(&t, &h, "x", "m=\"a\"");
+    char *buf = rx_textbuf_take(&t);
+    assert_non_null(buf);
     assert_non_null(strstr(buf, "x_bucket{m=\"a\",le=\"1\"} 2\n"));
     assert_non_null(strstr(buf, "x_bucket{m=\"a\",le=\"2\"} 3\n"));
     assert_non_null(strstr(buf, "x_bucket{m=\"a\",le=\"5\"} 3\n"));
     assert_non_null(strstr(buf, "x_bucket{m=\"a\",le=\"+Inf\"} 4\n"));
     assert_non_null(strstr(buf, "x_sum{m=\"a\"} 10.000000\n"));
     assert_non_null(strstr(buf, "x_count{m=\"a\"} 4\n"));
-    n = rx_hist_format(&h, "y", "", buf, sizeof buf);
+    free(buf);
+    rx_textbuf_hist(&t, &h, "y", "");
+    buf = rx_textbuf_take(&t);
     assert_non_null(strstr(buf, "y_bucket{le=\"+Inf\"} 4\n"));
     assert_non_null(strstr(buf, "y_count 4\n"));
-    /* truncation never overruns */
-    char small[16];
-    n = rx_hist_format(&h, "x", "", small, sizeof small);
-    assert_true(n <= sizeof small);
+    free(buf);
+}
+
+/* A page longer than any fixed buffer: every line arrives, in order. */
+static void test_textbuf_grows(void **state)
+{
+    (void)state;
+    rx_textbuf t = {0};
+    for (int i = 0; i < 5000; i++)
+        rx_textbuf_printf(&t, "line_%d %s\n", i, "0123456789abcdef0123456789abcdef");
+    char *s = rx_textbuf_take(&t);
+    assert_non_null(s);
+    assert_non_null(strstr(s, "line_0 "));
+    assert_non_null(strstr(s, "\nline_4999 0123456789abcdef0123456789abcdef\n"));
+    assert_int_equal(strlen(s), 5000 * 39 + 10 * 1 + 90 * 2 + 900 * 3 + 4000 * 4);
+    free(s);
+    /* nothing appended: an empty string, not NULL */
+    s = rx_textbuf_take(&t);
+    assert_non_null(s);
+    assert_string_equal(s, "");
+    free(s);
 }
 
 static void test_quantiles(void **state)
@@ -52,6 +74,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_buckets_and_format),
         cmocka_unit_test(test_quantiles),
+        cmocka_unit_test(test_textbuf_grows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
