@@ -309,7 +309,9 @@ static void on_token(gen_job *j, choice *c, const posted *p)
     if (c->last_token_ns)
         rx_metrics_itl(&n->metrics, p->at_ns - c->last_token_ns);
     else if (!j->ttft_ns) {
-        j->ttft_ns = p->at_ns - j->t0_ns;
+        /* to the moment the token goes to the connection, not when the scheduler made it: the
+         * hop to this thread is part of what a client waits for */
+        j->ttft_ns = rx_now_ns() - j->t0_ns;
         rx_metrics_ttft(&n->metrics, j->ttft_ns);
     }
     c->last_token_ns = p->at_ns;

@@ -108,7 +108,16 @@ except Exception:
     print("stories260K")
 PY
 )
+ttft_sums() { # the server's own TTFT histogram: "sum count"
+    python3 - "$port" <<'PY'
+import re, sys, urllib.request
+text = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics", timeout=10).read().decode()
+get = lambda k: sum(float(m) for m in re.findall(r'^reflex_time_to_first_token_seconds_%s(?:\{[^}]*\})?\s+(\S+)' % k, text, re.M))
+print(get("sum"), int(get("count")))
+PY
+}
 before=$(generated)
+ttft_before=$(ttft_sums)
 out="$tmp/bench.json"
 if "$BIN" bench serve --url "http://127.0.0.1:$port" --model "$model" --concurrency 4 --requests 16 \
     --prompt-len 32 --output-len 16 --json "$out" >"$tmp/report.txt" 2>"$tmp/bench.err"; then
@@ -117,6 +126,19 @@ else
     bad "bench serve failed: $(cat "$tmp/bench.err")"
 fi
 after=$(generated)
+ttft_after=$(ttft_sums)
+# "Done when" a: the client's TTFT agrees with the server's own within 5 ms plus the network delay
+# (127.0.0.1: none), compared as means over the same 16 requests.
+if python3 - "$out" "$ttft_before" "$ttft_after" <<'PY'; then ok "client TTFT agrees with the server's"; else bad "client TTFT vs the server's"; fi
+import json, sys
+reqs = json.load(open(sys.argv[1]))["requests"]
+s0, n0 = map(float, sys.argv[2].split()); s1, n1 = map(float, sys.argv[3].split())
+assert n1 - n0 == len(reqs) == 16, (n0, n1)
+server_ms = (s1 - s0) / (n1 - n0) * 1e3
+client_ms = sum(r["ttft_ms"] for r in reqs) / len(reqs)
+print(f"  mean TTFT: client {client_ms:.2f} ms, server {server_ms:.2f} ms")
+assert 0 <= client_ms - server_ms <= 5.0, (client_ms, server_ms)
+PY
 if python3 - "$out" <<'PY'; then ok "16/16 ok, 16 tokens each by the server's usage"; else bad "per-request check"; fi
 import json, sys
 j = json.load(open(sys.argv[1]))
