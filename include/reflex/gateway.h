@@ -27,7 +27,8 @@ typedef struct {
     int idle_timeout_ms;       /* between streamed chunks; 0: 30000 */
     bool quiet;                /* no per-request log lines */
     int cache_ttl_ms;          /* response cache for when nothing is eligible; 0: off */
-    const char *admin_key;     /* Bearer key for /admin/...; NULL: the admin API is off */
+    bool hedge; /* a non-streamed request slower than its upstream's p95 is copied elsewhere */
+    const char *admin_key; /* Bearer key for /admin/...; NULL: the admin API is off */
     /* Re-reads the topology (the config file and flags) on SIGHUP and POST /admin/reload;
      * NULL: reloading is off. On failure the running topology stays, and the message says why. */
     rx_status (*reload)(rx_topology *out, void *user);

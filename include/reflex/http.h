@@ -20,15 +20,15 @@ typedef struct rx_http_server rx_http_server;
 typedef struct rx_http_req rx_http_req;
 
 typedef struct {
-    const char *host;          /* default "127.0.0.1" */
-    int port;                  /* 0: an ephemeral port (read it back with rx_http_server_port) */
-    size_t max_header_bytes;   /* 0: 16 KiB; larger headers get 400 (libevent 2.1 has no 431) */
-    size_t max_body_bytes;     /* 0: 8 MiB; larger bodies get 413 */
-    int header_timeout_ms;     /* 0: 10 s to receive the request line and headers */
-    int body_timeout_ms;       /* 0: 30 s to receive the body */
-    int idle_timeout_ms;       /* 0: 60 s for a keep-alive connection between requests */
-    int max_connections;       /* 0: 1024; past it new connections are closed at once */
-    const char *tls_cert;      /* PEM files; both set: HTTPS only */
+    const char *host;        /* default "127.0.0.1" */
+    int port;                /* 0: an ephemeral port (read it back with rx_http_server_port) */
+    size_t max_header_bytes; /* 0: 16 KiB; larger headers get 400 (libevent 2.1 has no 431) */
+    size_t max_body_bytes;   /* 0: 8 MiB; larger bodies get 413 */
+    int header_timeout_ms;   /* 0: 10 s to receive the request line and headers */
+    int body_timeout_ms;     /* 0: 30 s to receive the body */
+    int idle_timeout_ms;     /* 0: 60 s for a keep-alive connection between requests */
+    int max_connections;     /* 0: 1024; past it new connections are closed at once */
+    const char *tls_cert;    /* PEM files; both set: HTTPS only */
     const char *tls_key;
     const char *tls_client_ca; /* set: a client certificate signed by this CA is required */
 } rx_http_config;
@@ -37,13 +37,14 @@ typedef struct {
 typedef void (*rx_http_handler)(rx_http_req *req, void *user);
 /* A function posted to the loop thread. */
 typedef void (*rx_http_task)(void *arg);
+typedef struct rx_http_timer_rec rx_http_timer_rec;
 
 /* Binds and listens (nothing runs until rx_http_server_run). Errors: RX_ERR_IO naming the
  * address when bind/listen fails, RX_ERR_INVALID_ARG for a bad config, RX_ERR_FORMAT naming
  * the file when a TLS certificate, key or CA does not load. The config is copied. */
 rx_status rx_http_server_create(const rx_http_config *cfg, rx_http_handler handler, void *user,
                                 rx_http_server **out);
-void rx_http_server_free(rx_http_server *s); /* accepts NULL; after run has returned */
+void rx_http_server_free(rx_http_server *s);      /* accepts NULL; after run has returned */
 int rx_http_server_port(const rx_http_server *s); /* the bound port */
 
 /* Runs the event loop on the calling thread until rx_http_server_stop. */
@@ -63,6 +64,11 @@ int rx_http_server_n_connections(const rx_http_server *s);
 rx_status rx_http_post(rx_http_server *s, rx_http_task task, void *arg);
 /* Loop thread: runs task(arg) once after delay_ms. */
 rx_status rx_http_timer(rx_http_server *s, int delay_ms, rx_http_task task, void *arg);
+/* Loop thread: the same, and *out may be cancelled until the task has started (the task's owner
+ * forgets the handle when the task runs). */
+rx_status rx_http_timer_start(rx_http_server *s, int delay_ms, rx_http_task task, void *arg,
+                              rx_http_timer_rec **out);
+void rx_http_timer_cancel(rx_http_timer_rec *t);
 /* Loop thread: runs fn(arg) when the process receives signo (SIGTERM, SIGHUP, SIGINT...). */
 rx_status rx_http_on_signal(rx_http_server *s, int signo, rx_http_task fn, void *arg);
 

@@ -34,6 +34,9 @@ static const char usage[] =
     "  --connect-timeout S, --first-byte-timeout S, --idle-timeout S   (default 2, 30, 30)\n"
     "  --max-body-bytes N   (default 8388608)\n"
     "  --config FILE        YAML mapping of these flag names to values (upstream: a list)\n"
+    "  --hedge              copy a non-streamed request to a second upstream when it takes\n"
+    "                       longer than the first one's p95 (last minute); first answer wins;\n"
+    "                       copies count against the retry budget\n"
     "  --quiet              no per-request log lines\n"
     "  -h, --help           this help\n";
 
@@ -131,6 +134,10 @@ static int parse_list(gw_opts *o, int argc, char **argv)
         }
         if (is(a, "--quiet")) {
             o->g.quiet = true;
+            continue;
+        }
+        if (is(a, "--hedge")) {
+            o->g.hedge = true;
             continue;
         }
         if (i + 1 >= argc) {

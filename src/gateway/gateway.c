@@ -69,6 +69,9 @@ static char *metrics_text(rx_gateway *g)
          "Local answers below the asked confidence, answered above.", g->m.cascades},
         {"reflex_gateway_unavailable_total", "Requests answered 503: nothing eligible.",
          g->m.unavailable},
+        {"reflex_gateway_hedges_total", "Hedged copies sent (slower than the upstream's p95).",
+         g->m.hedges},
+        {"reflex_gateway_hedge_wins_total", "Hedged copies that answered first.", g->m.hedge_wins},
     };
     for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++)
         PUT("# HELP %s %s\n# TYPE %s counter\n%s %llu\n", counters[i].name, counters[i].help,

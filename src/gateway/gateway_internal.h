@@ -26,11 +26,12 @@ typedef struct {
     double status_ttft_ms;
     uint64_t digests[GW_MAX_DIGESTS];
     int n_digests;
-    bool retired;       /* left the topology: no new requests; its slot is reused once idle */
-    rx_slo_window slo;  /* the last minute's TTFT and errors through this upstream */
-    rx_histogram ttft;  /* seconds, first byte as the client saw it */
-    rx_http_call *poll; /* in flight, or NULL */
-    char *poll_body;    /* owned: the status body being received */
+    bool retired;        /* left the topology: no new requests; its slot is reused once idle */
+    rx_slo_window slo;   /* the last minute's TTFT and errors through this upstream */
+    rx_histogram ttft;   /* seconds, first byte as the client saw it */
+    rx_slo_window unary; /* the last minute's whole non-streamed answers (the hedge's p95) */
+    rx_http_call *poll;  /* in flight, or NULL */
+    char *poll_body;     /* owned: the status body being received */
     size_t poll_len;
     /* measured by the gateway */
     uint64_t ejected_until_ns;
@@ -45,10 +46,11 @@ typedef struct {
     /* shadow copies: made; not sent (no eligible shadow upstream: a saturated or unhealthy
      * candidate sheds its copies rather than slow the live path); sent and failed */
     uint64_t shadow_requests, shadow_dropped, shadow_errors;
-    uint64_t cascades;        /* local answers below the requested confidence, answered above */
-    uint64_t cache_hits;      /* answers from the response cache (nothing was eligible) */
-    rx_histogram ttft, total; /* seconds, as the client sees them */
-    rx_histogram shadow;      /* seconds, the shadow copies' whole answers */
+    uint64_t cascades;           /* local answers below the requested confidence, answered above */
+    uint64_t cache_hits;         /* answers from the response cache (nothing was eligible) */
+    uint64_t hedges, hedge_wins; /* hedged copies sent; copies that answered first */
+    rx_histogram ttft, total;    /* seconds, as the client sees them */
+    rx_histogram shadow;         /* seconds, the shadow copies' whole answers */
     /* requests per split version, [split][version] (reset when a split changes) */
     uint64_t split_requests[RX_TOPO_MAX_SPLITS][RX_SPLIT_MAX_VERSIONS];
 } gw_metrics;

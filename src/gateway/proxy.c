@@ -48,6 +48,18 @@ struct gw_proxy {
     int tokens_delivered, attempts, resumes;
     double min_confidence; /* the cascade opt-in; NAN: none */
     bool client_logprobs;  /* the client asked for logprobs itself */
+    bool head_seen;        /* the current call's response head arrived */
+    /* hedging (--hedge, non-streamed requests): when the call is slower than its upstream's p95,
+     * a copy goes to another eligible upstream and the first good answer wins */
+    rx_http_timer_rec *hedge_timer;
+    rx_http_call *hedge; /* the copy in flight, or NULL */
+    int hedge_upstream, hedge_status;
+    int hedge_after_ms;
+    uint64_t hedge_start_ns;
+    char hedge_type[96];
+    char *hbuf; /* owned: the copy's body */
+    size_t hlen, hcap;
+    bool hedged; /* one copy per request */
     char why[768];
     char trace[64];
 };
@@ -65,8 +77,13 @@ static bool grow(char **b, size_t *cap, size_t need)
     return true;
 }
 
+static void drop_hedge(gw_proxy *p);
+
 static void proxy_free(gw_proxy *p)
 {
+    rx_http_timer_cancel(p->hedge_timer);
+    drop_hedge(p);
+    free(p->hbuf);
     p->g->n_active--;
     json_decref(p->json);
     json_decref(p->delivered_ids);
@@ -261,6 +278,7 @@ static void upstream_failed(gw_proxy *p, const char *what)
     if (!g->cfg.quiet)
         fprintf(stderr, "reflex gateway: upstream %s failed (%s)%s\n", u->spec.name, what,
                 p->head_sent ? ": resuming the stream elsewhere" : "");
+    if (p->hedge) return; /* the hedged copy is still out: it may yet answer */
     if (p->head_sent) {
         if (!p->stream || !p->resumable) {
             fail_client(p, 502, "upstream_failed", what);
@@ -281,12 +299,20 @@ static void upstream_failed(gw_proxy *p, const char *what)
     attempt(p);
 }
 
+static void hedge_head(gw_proxy *p, int status);
+static void hedge_done(gw_proxy *p, rx_status s, const char *message);
+
 static void on_head(rx_http_call *c, int status, void *user)
 {
     gw_proxy *p = user;
+    if (c == p->hedge) {
+        hedge_head(p, status);
+        return;
+    }
     if (c != p->call) return;
     rx_gateway *g = p->g;
     p->status = status;
+    p->head_seen = true;
     const char *ct = rx_http_call_header(c, "Content-Type");
     snprintf(p->content_type, sizeof p->content_type, "%s", ct ? ct : "application/json");
     gw_upstream_ok(g, &g->ups[p->upstream], (double)(rx_now_ns() - p->call_start_ns) / 1e6);
@@ -313,6 +339,13 @@ static void on_head(rx_http_call *c, int status, void *user)
 static void on_chunk(rx_http_call *c, const char *data, size_t len, void *user)
 {
     gw_proxy *p = user;
+    if (c == p->hedge) {
+        if (grow(&p->hbuf, &p->hcap, p->hlen + len + 1)) {
+            memcpy(p->hbuf + p->hlen, data, len);
+            p->hlen += len;
+        }
+        return;
+    }
     if (c != p->call) return;
     if (!grow(&p->buf, &p->cap, p->len + len + 1)) return;
     memcpy(p->buf + p->len, data, len);
@@ -384,9 +417,36 @@ static bool cascade_up(gw_proxy *p, const gw_upstream *u)
     return false;
 }
 
+/* The current answer (p->upstream, p->status, p->buf) goes to the client, and the request ends. */
+static void finish_answer(gw_proxy *p)
+{
+    rx_gateway *g = p->g;
+    gw_upstream *u = &g->ups[p->upstream];
+    drop_hedge(p);
+    if (p->head_sent) {
+        if (p->len) rx_http_stream_write(p->req, p->buf, p->len);
+        rx_http_stream_end(p->req);
+    } else {
+        p->ttft_ns = rx_now_ns() - p->t0_ns;
+        if (p->status == 200) rx_hist_observe(&g->m.ttft, (double)p->ttft_ns / 1e9);
+        headers_out(p, p->upstream);
+        if (p->status == 200) gw_cache_put(g, p->cache_key, p->buf, p->len, p->content_type);
+        rx_http_respond(p->req, p->status, p->content_type, p->buf, p->len);
+    }
+    p->req = NULL;
+    /* escalated: answered above the gateway's own tier (first choice or after failures) */
+    if (u->spec.tier > g->cfg.topo.tier) g->m.escalations++;
+    log_line(p, p->head_sent ? 200 : p->status);
+    proxy_free(p);
+}
+
 static void on_done(rx_http_call *c, rx_status s, const char *message, void *user)
 {
     gw_proxy *p = user;
+    if (c && c == p->hedge) {
+        hedge_done(p, s, message);
+        return;
+    }
     if (c != p->call) return; /* an abandoned call */
     p->call = NULL;
     rx_gateway *g = p->g;
@@ -403,21 +463,10 @@ static void on_done(rx_http_call *c, rx_status s, const char *message, void *use
     if (!p->head_sent && p->status == 200 && !isnan(p->min_confidence) && (int)u->spec.tier < 2 &&
         cascade_up(p, u))
         return;
-    if (p->head_sent) {
-        if (p->len) rx_http_stream_write(p->req, p->buf, p->len);
-        rx_http_stream_end(p->req);
-    } else {
-        p->ttft_ns = rx_now_ns() - p->t0_ns;
-        if (p->status == 200) rx_hist_observe(&g->m.ttft, (double)p->ttft_ns / 1e9);
-        headers_out(p, p->upstream);
-        if (p->status == 200) gw_cache_put(g, p->cache_key, p->buf, p->len, p->content_type);
-        rx_http_respond(p->req, p->status, p->content_type, p->buf, p->len);
-    }
-    p->req = NULL;
-    /* escalated: answered above the gateway's own tier (first choice or after failures) */
-    if (u->spec.tier > g->cfg.topo.tier) g->m.escalations++;
-    log_line(p, p->head_sent ? 200 : p->status);
-    proxy_free(p);
+    if (!p->head_sent && p->status == 200)
+        rx_window_observe(&u->unary, rx_now_ns(), (double)(rx_now_ns() - p->call_start_ns) / 1e9,
+                          false);
+    finish_answer(p);
 }
 
 /* The body for the chosen upstream: its own model id, and for a resumed stream the delivered
@@ -490,6 +539,47 @@ static char *body_for(gw_proxy *p, const gw_upstream *u, size_t *len)
     return out;
 }
 
+static void hedge_fire(void *arg);
+
+/* Starts a call of the request to upstream i (the body made for it). */
+static rx_status start_call(gw_proxy *p, int i, rx_http_call **out)
+{
+    size_t len;
+    char *body = body_for(p, &p->g->ups[i], &len);
+    if (!body) return rx_error(RX_ERR_NOMEM, "out of memory");
+    const char *auth = rx_http_header(p->req, "Authorization");
+    const char *headers[] = {"Content-Type",
+                             "application/json",
+                             "Accept",
+                             p->stream ? "text/event-stream" : "application/json",
+                             "traceparent",
+                             p->trace,
+                             auth ? "Authorization" : NULL,
+                             auth,
+                             NULL};
+    static const rx_http_call_cb cb = {on_head, on_chunk, on_done};
+    const bool post = strcmp(rx_http_method(p->req), "POST") == 0;
+    rx_status s = rx_http_call_start(p->g->ups[i].pool, post ? "POST" : "GET", p->path, headers,
+                                     post ? body : NULL, post ? len : 0, &cb, p, out);
+    free(body);
+    return s;
+}
+
+/* Arms the hedge: once the call has taken longer than its upstream's p95 over the last minute
+ * (known from 20 answers or more), a copy goes elsewhere. */
+static void arm_hedge(gw_proxy *p, gw_upstream *u)
+{
+    rx_gateway *g = p->g;
+    if (!g->cfg.hedge || p->stream || p->hedged || p->hedge_timer || !isnan(p->min_confidence))
+        return;
+    const uint64_t now = rx_now_ns();
+    if (rx_window_requests(&u->unary, now) < 20) return;
+    const double p95 = rx_window_quantile(&u->unary, now, 0.95);
+    if (!(p95 > 0)) return;
+    p->hedge_after_ms = (int)ceil(p95 * 1e3);
+    rx_http_timer_start(g->http, p->hedge_after_ms, hedge_fire, p, &p->hedge_timer);
+}
+
 static void attempt(gw_proxy *p)
 {
     rx_gateway *g = p->g;
@@ -527,44 +617,140 @@ static void attempt(gw_proxy *p)
     p->upstream = i;
     p->attempts++;
     gw_upstream *u = &g->ups[i];
-    size_t len;
-    char *body = body_for(p, u, &len);
-    if (!body) {
-        fail_client(p, 500, "no_memory", "out of memory");
-        return;
-    }
-    const char *auth = rx_http_header(p->req, "Authorization");
-    const char *headers[] = {"Content-Type",
-                             "application/json",
-                             "Accept",
-                             p->stream ? "text/event-stream" : "application/json",
-                             "traceparent",
-                             p->trace,
-                             auth ? "Authorization" : NULL,
-                             auth,
-                             NULL};
-    static const rx_http_call_cb cb = {on_head, on_chunk, on_done};
     p->len = 0;
     p->done_seen = false;
+    p->head_seen = false;
     p->call_start_ns = rx_now_ns();
-    const bool post = strcmp(rx_http_method(p->req), "POST") == 0;
-    rx_status s = rx_http_call_start(u->pool, post ? "POST" : "GET", p->path, headers,
-                                     post ? body : NULL, post ? len : 0, &cb, p, &p->call);
-    free(body);
-    if (s != RX_OK) {
+    if (start_call(p, i, &p->call) != RX_OK) {
         p->call = NULL;
         upstream_failed(p, rx_last_error());
         return;
     }
     u->in_flight++;
     u->requests++;
+    arm_hedge(p, u);
+}
+
+/* The hedge timer: the call is still waiting for its head; a copy goes to another eligible
+ * upstream, within the retry budget (a hedge is an extra request like a retry). */
+static void hedge_fire(void *arg)
+{
+    gw_proxy *p = arg;
+    rx_gateway *g = p->g;
+    p->hedge_timer = NULL;
+    if (!p->call || p->head_seen || p->client_gone || !p->req || p->hedged || !may_retry(p)) return;
+    gw_route_req r = p->route;
+    r.exclude |= 1ull << p->upstream;
+    char why[256];
+    const int i = gw_route(g, &r, why, sizeof why);
+    if (i < 0) return;
+    p->hlen = 0;
+    p->hedge_status = 0;
+    if (start_call(p, i, &p->hedge) != RX_OK) {
+        p->hedge = NULL;
+        return;
+    }
+    p->hedged = true;
+    p->hedge_upstream = i;
+    p->hedge_start_ns = rx_now_ns();
+    g->ups[i].in_flight++;
+    g->ups[i].requests++;
+    g->m.retries++;
+    g->m.hedges++;
+}
+
+/* Forgets the hedged copy (cancelled, or done with). */
+static void drop_hedge(gw_proxy *p)
+{
+    rx_http_call *c = p->hedge;
+    if (!c) return;
+    p->hedge = NULL;
+    p->g->ups[p->hedge_upstream].in_flight--;
+    rx_http_call_cancel(c); /* its on_done no longer matches: nothing runs */
+}
+
+/* The copy failed: leave its upstream out; if the first call failed too, retry as usual. */
+static void hedge_failed(gw_proxy *p, const char *what)
+{
+    rx_gateway *g = p->g;
+    gw_upstream_failed(g, &g->ups[p->hedge_upstream]);
+    p->route.exclude |= 1ull << p->hedge_upstream;
+    if (!g->cfg.quiet)
+        fprintf(stderr, "reflex gateway: upstream %s failed (%s) on a hedged copy\n",
+                g->ups[p->hedge_upstream].spec.name, what);
+    if (p->call) return; /* the first call is still out */
+    if (!may_retry(p)) {
+        fail_client(p, 503, "retry_budget_exhausted", what);
+        return;
+    }
+    g->m.retries++;
+    g->m.failovers++;
+    attempt(p);
+}
+
+static void hedge_head(gw_proxy *p, int status)
+{
+    p->hedge_status = status;
+    const char *ct = rx_http_call_header(p->hedge, "Content-Type");
+    snprintf(p->hedge_type, sizeof p->hedge_type, "%s", ct ? ct : "application/json");
+    if (status >= 500) {
+        drop_hedge(p);
+        char what[64];
+        snprintf(what, sizeof what, "HTTP %d", status);
+        hedge_failed(p, what);
+    }
+}
+
+static void hedge_done(gw_proxy *p, rx_status s, const char *message)
+{
+    rx_gateway *g = p->g;
+    const int h = p->hedge_upstream;
+    p->hedge = NULL;
+    g->ups[h].in_flight--;
+    if (p->client_gone) {
+        if (!p->call) finish_quietly(p);
+        return;
+    }
+    if (s != RX_OK) {
+        if (s != RX_ERR_CANCELLED) hedge_failed(p, message);
+        return;
+    }
+    /* the copy answered first: it is the answer, and the first call is abandoned */
+    g->m.hedge_wins++;
+    const uint64_t now = rx_now_ns();
+    if (p->hedge_status == 200)
+        rx_window_observe(&g->ups[h].unary, now, (double)(now - p->hedge_start_ns) / 1e9, false);
+    if (p->call) {
+        rx_http_call *c = p->call;
+        p->call = NULL;
+        g->ups[p->upstream].in_flight--;
+        rx_http_call_cancel(c);
+    }
+    const size_t n = strlen(p->why);
+    snprintf(p->why + n, sizeof p->why - n, "; hedged after %d ms (p95 of %s): %s answered first",
+             p->hedge_after_ms, g->ups[p->upstream].spec.name, g->ups[h].spec.name);
+    free(p->buf);
+    p->buf = p->hbuf;
+    p->len = p->hlen;
+    p->cap = p->hcap;
+    p->hbuf = NULL;
+    p->hlen = p->hcap = 0;
+    p->status = p->hedge_status;
+    snprintf(p->content_type, sizeof p->content_type, "%s", p->hedge_type);
+    p->upstream = h;
+    finish_answer(p);
 }
 
 static void on_client_gone(void *arg)
 {
     gw_proxy *p = arg;
     p->client_gone = true;
-    if (p->call) rx_http_call_cancel(p->call); /* its on_done finishes quietly */
+    if (p->call) {
+        rx_http_call_cancel(p->call); /* its on_done finishes quietly */
+    } else if (p->hedge) {
+        drop_hedge(p); /* the first call had failed: only the copy was out */
+        finish_quietly(p);
+    }
 }
 
 /* Reads what routing needs from the body; false (with a 400 sent) when it is not a JSON object:

@@ -203,6 +203,7 @@ rx_status gw_upstreams_apply(rx_gateway *g, const rx_topology *t)
         u->spec = t->upstreams[k];
         u->healthy = true; /* optimistic until the first poll says otherwise */
         rx_window_init(&u->slo);
+        rx_window_init(&u->unary);
         rx_hist_init(&u->ttft, rx_hist_latency_bounds, rx_hist_latency_n);
         rx_status s = rx_http_pool_create(g->http, u->spec.host, u->spec.port, &pc, &u->pool);
         if (s != RX_OK) return s;

@@ -20,7 +20,6 @@
 
 typedef struct rx_http_conn rx_http_conn;
 typedef struct rx_http_task_node rx_http_task_node;
-typedef struct rx_http_timer_rec rx_http_timer_rec;
 
 /* Where a connection is in its request cycle; each phase has its own deadline (or none). */
 typedef enum {

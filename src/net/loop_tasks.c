@@ -70,7 +70,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static rx_status add_rec(rx_http_server *s, bool is_signal, int signo, int delay_ms,
-                         rx_http_task task, void *arg)
+                         rx_http_task task, void *arg, rx_http_timer_rec **out)
 {
     rx_http_timer_rec *t = calloc(1, sizeof *t);
     if (!t) return rx_error(RX_ERR_NOMEM, "http: cannot allocate a timer");
@@ -90,6 +90,7 @@ static rx_status add_rec(rx_http_server *s, bool is_signal, int signo, int delay
     t->next = s->timers;
     if (s->timers) s->timers->prev = t;
     s->timers = t;
+    if (out) *out = t;
     return RX_OK;
 }
 
@@ -97,14 +98,30 @@ rx_status rx_http_timer(rx_http_server *s, int delay_ms, rx_http_task task, void
 {
     if (!s || !task || delay_ms < 0)
         return rx_error(RX_ERR_INVALID_ARG, "http: bad timer (%d ms)", delay_ms);
-    return add_rec(s, false, 0, delay_ms, task, arg);
+    return add_rec(s, false, 0, delay_ms, task, arg, NULL);
+}
+
+rx_status rx_http_timer_start(rx_http_server *s, int delay_ms, rx_http_task task, void *arg,
+                              rx_http_timer_rec **out)
+{
+    if (!s || !task || delay_ms < 0 || !out)
+        return rx_error(RX_ERR_INVALID_ARG, "http: bad timer (%d ms)", delay_ms);
+    return add_rec(s, false, 0, delay_ms, task, arg, out);
+}
+
+void rx_http_timer_cancel(rx_http_timer_rec *t)
+{
+    if (!t || t->is_signal) return;
+    unlink_rec(t);
+    event_free(t->ev);
+    free(t);
 }
 
 rx_status rx_http_on_signal(rx_http_server *s, int signo, rx_http_task fn, void *arg)
 {
     if (!s || !fn || signo <= 0 || signo >= NSIG)
         return rx_error(RX_ERR_INVALID_ARG, "http: bad signal handler for %d", signo);
-    return add_rec(s, true, signo, 0, fn, arg);
+    return add_rec(s, true, signo, 0, fn, arg, NULL);
 }
 
 void rx_http__free_timers(rx_http_server *s)
