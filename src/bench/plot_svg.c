@@ -63,9 +63,9 @@ void rx_svg__raw(rx_svg *w, const char *fmt, ...)
     w->len += (size_t)n;
 }
 
-/* Length of the well-formed UTF-8 sequence at s[0..n) whose code point XML 1.0 allows as a
- * character, with that code point in *cp; 0 if there is none. */
-static size_t xml_char(const unsigned char *s, size_t n, unsigned *cp)
+/* Length of the well-formed UTF-8 sequence at s[0..n), with its code point in *cp; 0 if the
+ * bytes there are not one (overlong forms and surrogates included). */
+static size_t utf8_seq(const unsigned char *s, size_t n, unsigned *cp)
 {
     unsigned c = s[0];
     size_t len = c < 0x80             ? 1
@@ -79,11 +79,16 @@ static size_t xml_char(const unsigned char *s, size_t n, unsigned *cp)
         if ((s[i] & 0xC0) != 0x80) return 0;
         c = (c << 6) | (s[i] & 0x3Fu);
     }
-    static const unsigned min_by_len[5] = {0, 0, 0x80, 0x800, 0x10000}; /* no overlong forms */
+    static const unsigned min_by_len[5] = {0, 0, 0x80, 0x800, 0x10000};
     if (c < min_by_len[len] || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return 0;
-    if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0xFFFE || c == 0xFFFF) return 0;
     *cp = c;
     return len;
+}
+
+/* XML 1.0's Char production (tab, line breaks and the rest below 0x20 excluded). */
+static bool xml_allowed(unsigned c)
+{
+    return (c >= 0x20 || c == '\t' || c == '\n' || c == '\r') && c != 0xFFFE && c != 0xFFFF;
 }
 
 void rx_svg__escaped(rx_svg *w, const char *text, size_t max_chars)
@@ -95,11 +100,12 @@ void rx_svg__escaped(rx_svg *w, const char *text, size_t max_chars)
             put(w, "\xE2\x80\xA6", 3); /* … */
             return;
         }
-        unsigned cp;
-        size_t len = xml_char(s + i, n - i, &cp);
-        if (len == 0) {
-            put(w, "\xEF\xBF\xBD", 3); /* U+FFFD for one bad byte, then resynchronise */
-            i++;
+        unsigned cp = 0;
+        size_t len = utf8_seq(s + i, n - i, &cp);
+        if (len == 0 || !xml_allowed(cp)) {
+            /* U+FFFD for a forbidden character, or for one bad byte, then resynchronise */
+            put(w, "\xEF\xBF\xBD", 3);
+            i += len ? len : 1;
             continue;
         }
         switch (cp) {
