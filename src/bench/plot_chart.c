@@ -18,6 +18,7 @@
 #define CDF_STEPS 1000  /* enough for a smooth line; the heights stay exact */
 #define TIME_POINTS 500 /* about one step per pixel of the panel */
 #define MAX_TICKS 24
+#define HEADROOM 0.03 /* of a linear axis's data range, past its largest value */
 
 /* Tableau 10: distinct for most colour vision. */
 static const char *const palette[RX_PLOT_MAX_RUNS] = {
@@ -132,6 +133,9 @@ static void cdf_panel(rx_svg *w, const rx_plot_run *runs, int n_runs, latency wh
     }
     rx_plot_scale sx, sy;
     rx_plot__scale_fit(&sx, min, max, min_pos, true, a->left, a->right);
+    if (!sx.log) /* room on the right, so the last step is not drawn over the frame */
+        rx_plot__scale_fit(&sx, min, max + (max - min) * HEADROOM, min_pos, false, a->left,
+                           a->right);
     rx_plot__scale_fit(&sy, 0, 1, 0, false, a->bottom, a->top);
     char x_title[128];
     int at =
@@ -176,7 +180,7 @@ static void time_panel(rx_svg *w, const rx_plot_run *runs, int n_runs, const are
     }
     rx_plot_scale sx, sy;
     rx_plot__scale_fit(&sx, 0, (double)longest, 0, false, a->left, a->right);
-    rx_plot__scale_fit(&sy, 0, peak, 0, false, a->bottom, a->top);
+    rx_plot__scale_fit(&sy, 0, peak * (1 + HEADROOM), 0, false, a->bottom, a->top);
     char y_title[64];
     if (width == 1)
         snprintf(y_title, sizeof y_title, "tokens/s (1 s buckets)");
