@@ -56,6 +56,7 @@ void rx_lg_prompts_free(rx_lg_prompt *p, int64_t n); /* accepts NULL */
 typedef struct {
     const char *url;     /* http[s]://host[:port][/prefix]; the endpoint path is appended */
     const char *model;   /* "model" field of each request */
+    const char *label;   /* names the run in reports ("edge", "cloud"); NULL: none */
     const char *api_key; /* NULL: no Authorization header */
     const char *ca_file; /* https: PEM file of trusted CAs; NULL: the system's */
     bool insecure;       /* https: skip certificate and host name checks */

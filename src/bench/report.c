@@ -10,6 +10,7 @@
 
 static void load_line(FILE *f, const rx_lg_config *cfg)
 {
+    if (cfg->label) fprintf(f, "%-40s %s\n", "Label:", cfg->label);
     fprintf(f, "%-40s %s (%s, model %s)\n", "Target:", cfg->url,
             cfg->endpoint == RX_LG_CHAT ? "chat" : "completions", cfg->model);
     if (cfg->concurrency > 0)
@@ -109,6 +110,7 @@ static json_t *config_json(const rx_lg_config *cfg, const rx_lg_slo *slo)
                   "concurrency", cfg->concurrency, "rate", num(cfg->rate), "burstiness",
                   num(cfg->burstiness), "requests", (json_int_t)cfg->n_requests, "duration_s",
                   num(cfg->duration_s), "seed", (json_int_t)cfg->seed);
+    if (j && cfg->label) json_object_set_new(j, "label", json_string(cfg->label));
     if (j && slo)
         json_object_set_new(j, "slo_ms",
                             json_pack("{s:o, s:o, s:o, s:o}", "ttft", num(slo->ttft_s * 1e3),

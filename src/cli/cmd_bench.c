@@ -23,7 +23,8 @@ static const char usage[] =
     "  -o, --output FMT     md (default) or json\n"
     "  -h, --help           this help\n"
     "\n"
-    "reflex bench serve ... measures a running server instead (see 'reflex bench serve --help').\n";
+    "reflex bench serve ... measures a running server instead (see 'reflex bench serve --help');\n"
+    "reflex bench plot ... draws its --json reports as an SVG (see 'reflex bench plot --help').\n";
 
 #define MAX_LIST 16
 
@@ -188,6 +189,7 @@ int rx_cmd_bench(int argc, char **argv)
 {
     /* the serving load generator shares the name but nothing else */
     if (argc >= 2 && strcmp(argv[1], "serve") == 0) return rx_cmd_bench_serve(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "plot") == 0) return rx_cmd_bench_plot(argc - 1, argv + 1);
     bench_opts o;
     int code = parse(&o, argc, argv);
     if (code >= 0) return code;

@@ -2,6 +2,7 @@
  * llama-server, vLLM). Parses and checks flags, builds the prompts, probes the server, runs the
  * load (src/bench) and prints the summary; --json writes every request too. */
 #include <errno.h>
+#include <jansson.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -47,6 +48,8 @@ static const char usage[] =
     "  --warmup W          W requests first, not counted (default 0)\n"
     "  --timeout S         give up on a request after S seconds without data (default 300)\n"
     "  --json OUT          write the summary and every request to OUT\n"
+    "  --label NAME        name this run in the report and its JSON (config.label), so\n"
+    "                      'reflex bench plot' labels it NAME\n"
     "  Ctrl-C stops the run: requests in flight are cancelled and the report covers the rest.\n"
     "  -h, --help          this help\n";
 
@@ -81,6 +84,16 @@ static bool parse_duration(const char *flag, const char *v, double *out)
     return true;
 }
 
+/* A label goes into the JSON report: refused now if it cannot, not after a long run. */
+static bool check_label(const char *v)
+{
+    json_t *s = json_string(v); /* NULL when v is not UTF-8 */
+    json_decref(s);
+    if (!v[0] || strlen(v) > 200 || !s)
+        return rx_cli_usage_error(CMD, "--label: expected 1 to 200 bytes of UTF-8 text"), false;
+    return true;
+}
+
 /* One flag with its value; 0 handled, 2 usage error. */
 static int parse_flag(serve_opts *o, const char *a, const char *v)
 {
@@ -98,6 +111,10 @@ static int parse_flag(serve_opts *o, const char *a, const char *v)
         o->dataset = v;
     else if (strcmp(a, "--json") == 0)
         o->json = v;
+    else if (strcmp(a, "--label") == 0) {
+        if (!check_label(v)) return 2;
+        c->label = v;
+    }
     else if (strcmp(a, "--concurrency") == 0) {
         if (!rx_cli_int(CMD, a, v, 1, 4096, &n)) return 2;
         c->concurrency = (int)n;

@@ -14,6 +14,7 @@ int rx_cmd_run(int argc, char **argv);
 int rx_cmd_perplexity(int argc, char **argv);
 int rx_cmd_bench(int argc, char **argv);
 int rx_cmd_bench_serve(int argc, char **argv); /* reflex bench serve (load generator) */
+int rx_cmd_bench_plot(int argc, char **argv);  /* reflex bench plot (SVG of its reports) */
 int rx_cmd_tokenize(int argc, char **argv);
 int rx_cmd_quantize(int argc, char **argv);
 int rx_cmd_convert(int argc, char **argv);
