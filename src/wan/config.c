@@ -32,6 +32,9 @@ static rx_status fail_at(const parse_ctx *x, yaml_mark_t m, const char *field, c
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
+    /* values quoted from the file stay on the message's one line */
+    for (char *p = what; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
     return rx_error(RX_ERR_FORMAT, "config %s:%zu:%zu: %s%s%s", x->origin, m.line + 1, m.column + 1,
                     field, field[0] ? ": " : "", what);
 }
