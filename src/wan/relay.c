@@ -256,6 +256,8 @@ static bool finish_eof(wpipe *p)
     conn *c = p->conn;
     struct bufferevent *dst = c->side[1 - p->side];
     if (!p->eof_queued_out || p->eof_done) return false;
+    /* a half-close before the onward connect completes would be lost: it waits for it */
+    if (p->side == 0 && !c->connected) return false;
     if (evbuffer_get_length(bufferevent_get_output(dst)) > 0) return false;
     shutdown(bufferevent_getfd(dst), SHUT_WR);
     p->eof_done = true;
@@ -326,6 +328,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
         c->connected = true;
         nodelay(bufferevent_getfd(bev));
         bufferevent_enable(bev, EV_READ | EV_WRITE);
+        finish_eof(&c->pipe[0]);
         return;
     }
     if (what & BEV_EVENT_ERROR) {
