@@ -35,8 +35,15 @@ def skip(why):
 
 if os.geteuid() != 0:
     skip("reflex wan needs root (network namespaces)")
-if subprocess.run(["ip", "netns", "list"], capture_output=True).returncode != 0:
-    skip("'ip netns' (iproute2) is not available")
+# root in a container without CAP_SYS_ADMIN cannot make namespaces: a probe says so up front
+probe = f"rxprobe{os.getpid()}"
+try:
+    made = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True)
+except FileNotFoundError:
+    skip("'ip' (iproute2) is not installed")
+if made.returncode != 0:
+    skip(f"cannot create a network namespace here: {made.stderr.strip()}")
+subprocess.run(["ip", "netns", "del", probe])
 
 # what is measured is the relay's timing, not how the shared machine schedules this test's client
 # and servers: they run ahead of ordinary processes, as the relay itself does (children inherit it)
@@ -49,7 +56,7 @@ with open(CONFIG, "w") as f:
     f.write(f"""name: {NAME}
 hosts:
   - {{name: c}}
-  - {{name: s, ports: [7001, 7003]}}
+  - {{name: s, ports: [7001, 7003, 7004]}}
   - {{name: r, ports: [7001, 7002]}}
 links:
   - {{a: c, b: s, delay: {D_CS}ms}}
@@ -142,6 +149,14 @@ def start_peer(host, *args):
 
 
 def main():
+    # a namespace of ours already there (another WAN's, a crashed run's): refused, untouched
+    subprocess.run(["ip", "netns", "add", f"{NAME}-l1"], check=True)
+    clash = wan("up")
+    left = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    check(clash.returncode == 1 and f"'{NAME}-l1' exists already" in clash.stderr
+          and f"{NAME}-c" not in left and f"{NAME}-l1" in left, f"up over a clash: {clash.stderr}")
+    subprocess.run(["ip", "netns", "del", f"{NAME}-l1"], check=True)
+
     up = wan("up")
     if not check(up.returncode == 0, f"up: {up.stderr.strip()}"):
         return
@@ -253,7 +268,7 @@ def main():
         check(cr["bytes_b_to_a"] >= size and cr["rate_mbit"] == RATE_MBIT, f"status c-r: {cr}")
         hosts = {h["name"]: h for h in st["hosts"]}
         check(hosts["s"]["address"] == S_ADDR and hosts["s"]["netns"] == f"{NAME}-s"
-              and hosts["s"]["ports"] == [7001, 7003], f"status hosts: {st['hosts']}")
+              and hosts["s"]["ports"] == [7001, 7003, 7004], f"status hosts: {st['hosts']}")
 
     # only the service address and the listed ports get through
     for addr, port, err in ((S_ADDR, 7999, ConnectionRefusedError), ("10.78.0.6", 7001, OSError)):
@@ -300,6 +315,39 @@ def main():
     s.close()
     st = status()
     check(st is not None and link_status(st, "c-s")["state"] == "up", "status after heal")
+
+    # a half-close crosses in order: the echo, then the end of the stream
+    h = connect("c", S_ADDR, 7001)
+    h.sendall(b"h" * 1000)
+    h.shutdown(socket.SHUT_WR)
+    got = b""
+    while True:
+        b = h.recv(65536)
+        if not b:
+            break
+        got += b
+    h.close()
+    check(got == b"h" * 1000, f"half-close: {len(got)} of 1000 bytes before the end")
+    # a listed port with nothing behind it: accepted (the relay cannot know), then reset once
+    # the refusal has crossed back
+    t = time.monotonic()
+    e = connect("c", S_ADDR, 7004)
+    try:
+        e.recv(1)
+        check(False, "a port with no server behind it answered")
+    except ConnectionResetError:
+        ms = (time.monotonic() - t) * 1e3
+        check(ms >= 2 * D_CS, f"a refused onward connection was reset after {ms:.1f} ms only")
+    e.close()
+    # every connection the test closed is gone from the relay once the ends have crossed
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        st = status()
+        if st and all(l["active_connections"] == 0 for l in st["links"]):
+            break
+        time.sleep(0.1)
+    check(st and all(l["active_connections"] == 0 for l in st["links"]),
+          f"connections left open in the relay: {st and [l['active_connections'] for l in st['links']]}")
 
     bad = wan("cut", "c-x")
     check(bad.returncode == 2 and "no link 'c-x'" in bad.stderr, f"cut unknown link: {bad.stderr}")
