@@ -4,6 +4,8 @@
  * silently leaves a default in place. */
 #include "wan/internal.h"
 
+#include "core/config_file.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,6 +123,25 @@ static rx_status next_key(parse_ctx *x, const char *field, const char *const *kn
     return s;
 }
 
+/* Reads a mapping's keys (each one of known, once) to its end, handing each value to
+ * one(x, item, which, "FIELD.key"). */
+typedef rx_status (*key_fn)(parse_ctx *x, int item, int which, const char *field);
+
+static rx_status each_key(parse_ctx *x, const char *field, const char *const *known, int item,
+                          unsigned *seen, key_fn one)
+{
+    rx_status s = RX_OK;
+    for (bool end = false; s == RX_OK;) {
+        int which;
+        s = next_key(x, field, known, seen, &which, &end);
+        if (s != RX_OK || end) break;
+        char sub[96];
+        snprintf(sub, sizeof sub, "%s%s%s", field, field[0] ? "." : "", known[which]);
+        s = one(x, item, which, sub);
+    }
+    return s;
+}
+
 /* Host and WAN names: a lowercase letter, then lowercase letters, digits and '_'. */
 static bool plain_name(const char *s)
 {
@@ -161,39 +182,34 @@ static rx_status parse_ports(parse_ctx *x, rx_wan_host *h, const char *field)
     }
 }
 
+static rx_status host_key(parse_ctx *x, int i, int which, const char *field)
+{
+    rx_wan_host *h = &x->cfg->hosts[i];
+    if (which == 1) return parse_ports(x, h, field);
+    yaml_mark_t at;
+    rx_status s = scalar(x, field, h->name, sizeof h->name, &at);
+    if (s == RX_OK && !plain_name(h->name))
+        s = fail_at(x, at, field,
+                    "'%s': use a lowercase letter, then lowercase letters, digits, '_'", h->name);
+    /* "l<digits>" would name the same namespace as a link's */
+    if (s == RX_OK && h->name[0] == 'l' && h->name[1] &&
+        strspn(h->name + 1, "0123456789") == strlen(h->name + 1))
+        s = fail_at(x, at, field, "'%s' is reserved for link namespaces", h->name);
+    for (int j = 0; s == RX_OK && j < i; j++)
+        if (strcmp(x->cfg->hosts[j].name, h->name) == 0)
+            s = fail_at(x, at, field, "host '%s' is defined twice", h->name);
+    return s;
+}
+
 /* One item of hosts; its mapping start (at start) is read already. */
 static rx_status parse_host(parse_ctx *x, int i, yaml_mark_t start)
 {
     static const char *const keys[] = {"name", "ports", NULL};
-    char field[48], sub[96];
+    char field[48];
     snprintf(field, sizeof field, "hosts[%d]", i);
-    rx_wan_host *h = &x->cfg->hosts[i];
-    memset(h, 0, sizeof *h);
+    memset(&x->cfg->hosts[i], 0, sizeof x->cfg->hosts[i]);
     unsigned seen = 0;
-    rx_status s = RX_OK;
-    for (bool end = false; s == RX_OK;) {
-        int which;
-        s = next_key(x, field, keys, &seen, &which, &end);
-        if (s != RX_OK || end) break;
-        snprintf(sub, sizeof sub, "%s.%s", field, keys[which]);
-        if (which == 0) {
-            yaml_mark_t at;
-            s = scalar(x, sub, h->name, sizeof h->name, &at);
-            if (s == RX_OK && !plain_name(h->name))
-                s = fail_at(x, at, sub,
-                            "'%s': use a lowercase letter, then lowercase letters, digits, '_'",
-                            h->name);
-            /* "l<digits>" would name the same namespace as a link's */
-            if (s == RX_OK && h->name[0] == 'l' && h->name[1] &&
-                strspn(h->name + 1, "0123456789") == strlen(h->name + 1))
-                s = fail_at(x, at, sub, "'%s' is reserved for link namespaces", h->name);
-            for (int j = 0; s == RX_OK && j < i; j++)
-                if (strcmp(x->cfg->hosts[j].name, h->name) == 0)
-                    s = fail_at(x, at, sub, "host '%s' is defined twice", h->name);
-        } else {
-            s = parse_ports(x, h, sub);
-        }
-    }
+    rx_status s = each_key(x, field, keys, i, &seen, host_key);
     if (s == RX_OK && !(seen & 1u)) s = fail_at(x, start, field, "name is missing");
     return s;
 }
@@ -209,39 +225,34 @@ static rx_status parse_duration(parse_ctx *x, const char *field, int64_t *out)
     return s;
 }
 
+static rx_status link_key(parse_ctx *x, int i, int which, const char *field)
+{
+    rx_wan_link *l = &x->cfg->links[i];
+    if (which <= 1)
+        return scalar(x, field, x->link_ends[i][which], sizeof x->link_ends[i][which],
+                      &x->link_marks[i][which]);
+    if (which == 2) return parse_duration(x, field, &l->delay_us);
+    if (which == 3) return parse_duration(x, field, &l->jitter_us);
+    char v[32];
+    yaml_mark_t at;
+    rx_status s = scalar(x, field, v, sizeof v, &at);
+    if (s == RX_OK &&
+        (!rx_wan__parse_rate_bps(v, &l->rate_bps) || (l->rate_bps != 0 && l->rate_bps < 8000)))
+        s = fail_at(x, at, field,
+                    "'%s' is not a rate of 8kbit..100gbit (like 100mbit, 512kbit, 1gbit)", v);
+    return s;
+}
+
 /* One item of links; its mapping start (at start) is read already. */
 static rx_status parse_link(parse_ctx *x, int i, yaml_mark_t start)
 {
     static const char *const keys[] = {"a", "b", "delay", "jitter", "rate", NULL};
-    char field[48], sub[96];
+    char field[48];
     snprintf(field, sizeof field, "links[%d]", i);
     rx_wan_link *l = &x->cfg->links[i];
     memset(l, 0, sizeof *l);
     unsigned seen = 0;
-    rx_status s = RX_OK;
-    for (bool end = false; s == RX_OK;) {
-        int which;
-        s = next_key(x, field, keys, &seen, &which, &end);
-        if (s != RX_OK || end) break;
-        snprintf(sub, sizeof sub, "%s.%s", field, keys[which]);
-        if (which <= 1) {
-            s = scalar(x, sub, x->link_ends[i][which], sizeof x->link_ends[i][which],
-                       &x->link_marks[i][which]);
-        } else if (which == 2) {
-            s = parse_duration(x, sub, &l->delay_us);
-        } else if (which == 3) {
-            s = parse_duration(x, sub, &l->jitter_us);
-        } else {
-            char v[32];
-            yaml_mark_t at;
-            s = scalar(x, sub, v, sizeof v, &at);
-            if (s == RX_OK && (!rx_wan__parse_rate_bps(v, &l->rate_bps) ||
-                               (l->rate_bps != 0 && l->rate_bps < 8000)))
-                s = fail_at(x, at, sub,
-                            "'%s' is not a rate of 8kbit..100gbit (like 100mbit, 512kbit, 1gbit)",
-                            v);
-        }
-    }
+    rx_status s = each_key(x, field, keys, i, &seen, link_key);
     const char *missing = !(seen & 1u)   ? "a is missing"
                           : !(seen & 2u) ? "b is missing"
                           : !(seen & 4u) ? "delay is missing (0ms for none)"
@@ -309,6 +320,20 @@ static rx_status resolve_links(parse_ctx *x)
     return RX_OK;
 }
 
+static rx_status top_key(parse_ctx *x, int item, int which, const char *field)
+{
+    (void)item;
+    if (which == 1) return parse_list(x, field, RX_WAN_MAX_HOSTS, &x->cfg->n_hosts, parse_host);
+    if (which == 2) return parse_list(x, field, RX_WAN_MAX_LINKS, &x->cfg->n_links, parse_link);
+    yaml_mark_t at;
+    rx_status s = scalar(x, field, x->cfg->name, sizeof x->cfg->name, &at);
+    if (s == RX_OK && !plain_name(x->cfg->name))
+        s = fail_at(x, at, field,
+                    "'%s': use a lowercase letter, then lowercase letters, digits, '_'",
+                    x->cfg->name);
+    return s;
+}
+
 /* The document: one mapping of name, hosts and links. */
 static rx_status parse_top(parse_ctx *x)
 {
@@ -329,23 +354,7 @@ static rx_status parse_top(parse_ctx *x)
     }
     unsigned seen = 0;
     yaml_mark_t start = x->p.mark;
-    for (bool end = false; s == RX_OK;) {
-        int which;
-        s = next_key(x, "", keys, &seen, &which, &end);
-        if (s != RX_OK || end) break;
-        if (which == 0) {
-            yaml_mark_t at;
-            s = scalar(x, "name", x->cfg->name, sizeof x->cfg->name, &at);
-            if (s == RX_OK && !plain_name(x->cfg->name))
-                s = fail_at(x, at, "name",
-                            "'%s': use a lowercase letter, then lowercase letters, digits, '_'",
-                            x->cfg->name);
-        } else if (which == 1) {
-            s = parse_list(x, "hosts", RX_WAN_MAX_HOSTS, &x->cfg->n_hosts, parse_host);
-        } else {
-            s = parse_list(x, "links", RX_WAN_MAX_LINKS, &x->cfg->n_links, parse_link);
-        }
-    }
+    s = each_key(x, "", keys, 0, &seen, top_key);
     if (s != RX_OK) return s;
     /* a second document is refused rather than ignored */
     s = next(x, &ev);
@@ -388,18 +397,10 @@ rx_status rx_wan_config_parse(const char *text, size_t len, const char *origin, 
 rx_status rx_wan_config_load(const char *path, rx_wan_config *out)
 {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f) return rx_error(RX_ERR_IO, "cannot read config file '%s'", path);
-    char *buf = malloc(CONFIG_MAX_BYTES + 1);
-    if (!buf) {
-        fclose(f);
-        return rx_error(RX_ERR_NOMEM, "no memory");
-    }
-    size_t n = fread(buf, 1, CONFIG_MAX_BYTES + 1, f);
-    bool bad = ferror(f);
-    fclose(f);
-    rx_status s = bad ? rx_error(RX_ERR_IO, "error reading config file '%s'", path)
-                      : rx_wan_config_parse(buf, n, path, out);
+    char *buf;
+    size_t n;
+    rx_status s = rx_config_read_file(path, CONFIG_MAX_BYTES, &buf, &n);
+    if (s == RX_OK) s = rx_wan_config_parse(buf, n, path, out);
     free(buf);
     return s;
 }

@@ -155,15 +155,8 @@ static rx_status start_daemon(const rx_wan_config *c, int pid_fd)
     }
     close(ready[1]);
     char msg[1024];
-    size_t len = 0;
-    for (ssize_t r; (r = read(ready[0], msg + len, sizeof msg - 1 - len)) != 0;) {
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) break;
-        len += (size_t)r;
-        if (len == sizeof msg - 1) break;
-    }
+    size_t len = rx_wan__read_all(ready[0], msg, sizeof msg);
     close(ready[0]);
-    msg[len] = '\0';
     if (strcmp(msg, "ok") == 0) return RX_OK;
     return rx_error(RX_ERR_IO, "the relay did not start: %s", len ? msg : "it exited");
 }

@@ -6,8 +6,25 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <errno.h>
+#include <unistd.h>
 
 #include "reflex/wan.h"
+
+/* Reads fd to its end (EINTR retried) into buf, at most size - 1 bytes, NUL-terminated; returns
+ * the length. For the short messages of a child process (ip's stderr, the daemon's "ok"). */
+static inline size_t rx_wan__read_all(int fd, char *buf, size_t size)
+{
+    size_t len = 0;
+    while (len + 1 < size) {
+        ssize_t r = read(fd, buf + len, size - 1 - len);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        len += (size_t)r;
+    }
+    buf[len] = '\0';
+    return len;
+}
 
 /* --- units.c: "75ms", "1.5ms", "200us", "1s" and "100mbit", "512kbit", "1gbit" --- */
 bool rx_wan__parse_duration_us(const char *s, int64_t *out_us);

@@ -68,15 +68,8 @@ static rx_status run_ip(const char *const *args)
         return rx_error(RX_ERR_UNSUPPORTED, "cannot run 'ip' (iproute2): %s", strerror(rc));
     }
     char err[512];
-    size_t len = 0;
-    for (ssize_t r; (r = read(fds[0], err + len, sizeof err - 1 - len)) != 0;) {
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) break;
-        len += (size_t)r;
-        if (len == sizeof err - 1) break;
-    }
+    rx_wan__read_all(fds[0], err, sizeof err);
     close(fds[0]);
-    err[len] = '\0';
     err[strcspn(err, "\n")] = '\0';
     int st;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {

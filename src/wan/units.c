@@ -7,8 +7,14 @@
 #include <string.h>
 #include <strings.h>
 
-/* Splits s into a plain decimal number and the unit after it; false if the number is malformed. */
-static bool number_unit(const char *s, double *value, const char **unit)
+typedef struct {
+    const char *name;
+    double scale;
+} unit;
+
+/* The whole of s as a plain decimal number times one of units (NULL-terminated; case-blind if
+ * asked), rounded; false if malformed or above max. A bare "0" needs no unit. */
+static bool parse_scaled(const char *s, const unit *units, bool any_case, double max, double *out)
 {
     size_t i = 0, digits = 0, dots = 0;
     for (; s[i]; i++) {
@@ -23,51 +29,33 @@ static bool number_unit(const char *s, double *value, const char **unit)
     char num[32];
     memcpy(num, s, i);
     num[i] = '\0';
-    *value = strtod(num, NULL);
-    *unit = s + i;
-    return isfinite(*value);
+    double v = strtod(num, NULL);
+    const char *name = s + i;
+    double scale = -1;
+    if (*name == '\0' && v == 0) scale = 0;
+    for (const unit *u = units; scale < 0 && u->name; u++)
+        if (any_case ? strcasecmp(name, u->name) == 0 : strcmp(name, u->name) == 0)
+            scale = u->scale;
+    if (scale < 0 || !isfinite(v)) return false;
+    *out = round(v * scale);
+    return *out <= max;
 }
 
 bool rx_wan__parse_duration_us(const char *s, int64_t *out_us)
 {
+    static const unit units[] = {{"us", 1}, {"ms", 1e3}, {"s", 1e6}, {NULL, 0}};
     double v;
-    const char *unit;
-    if (!number_unit(s, &v, &unit)) return false;
-    double scale;
-    if (strcmp(unit, "us") == 0)
-        scale = 1;
-    else if (strcmp(unit, "ms") == 0)
-        scale = 1e3;
-    else if (strcmp(unit, "s") == 0)
-        scale = 1e6;
-    else if (*unit == '\0' && v == 0)
-        scale = 0; /* "0" needs no unit */
-    else
-        return false;
-    double us = round(v * scale);
-    if (us > (double)RX_WAN_MAX_DELAY_US) return false;
-    *out_us = (int64_t)us;
+    if (!parse_scaled(s, units, false, (double)RX_WAN_MAX_DELAY_US, &v)) return false;
+    *out_us = (int64_t)v;
     return true;
 }
 
 bool rx_wan__parse_rate_bps(const char *s, uint64_t *out_bps)
 {
+    static const unit units[] = {
+        {"bit", 1}, {"kbit", 1e3}, {"mbit", 1e6}, {"gbit", 1e9}, {NULL, 0}};
     double v;
-    const char *unit;
-    if (!number_unit(s, &v, &unit)) return false;
-    double scale;
-    if (strcasecmp(unit, "bit") == 0)
-        scale = 1;
-    else if (strcasecmp(unit, "kbit") == 0)
-        scale = 1e3;
-    else if (strcasecmp(unit, "mbit") == 0)
-        scale = 1e6;
-    else if (strcasecmp(unit, "gbit") == 0)
-        scale = 1e9;
-    else
-        return false;
-    double bps = round(v * scale);
-    if (bps > (double)RX_WAN_MAX_RATE_BPS) return false;
-    *out_bps = (uint64_t)bps;
+    if (!parse_scaled(s, units, true, (double)RX_WAN_MAX_RATE_BPS, &v)) return false;
+    *out_bps = (uint64_t)v;
     return true;
 }

@@ -105,6 +105,15 @@ def connect(host, addr, port, timeout=5.0):
     return s
 
 
+def read_to_end(s):
+    out = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            return out
+        out += b
+
+
 def echo_once(s, n=64):
     s.sendall(b"p" * n)
     got = 0
@@ -245,12 +254,7 @@ def main():
     n = connect("c", S_ADDR, 7003, timeout=30)
     n.sendall(f"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
               f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n{body}".encode())
-    resp = b""
-    while True:
-        b = n.recv(65536)
-        if not b:
-            break
-        resp += b
+    resp = read_to_end(n)
     check(resp.startswith(b"HTTP/1.1 200") and b'"choices"' in resp,
           f"reflex serve through the WAN: {resp[:200]!r}")
     n.close()
@@ -320,12 +324,7 @@ def main():
     h = connect("c", S_ADDR, 7001)
     h.sendall(b"h" * 1000)
     h.shutdown(socket.SHUT_WR)
-    got = b""
-    while True:
-        b = h.recv(65536)
-        if not b:
-            break
-        got += b
+    got = read_to_end(h)
     h.close()
     check(got == b"h" * 1000, f"half-close: {len(got)} of 1000 bytes before the end")
     # a listed port with nothing behind it: accepted (the relay cannot know), then reset once
