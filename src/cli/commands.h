@@ -22,6 +22,7 @@ int rx_cmd_synth(int argc, char **argv);
 int rx_cmd_serve(int argc, char **argv);
 int rx_cmd_gateway(int argc, char **argv);
 int rx_cmd_up(int argc, char **argv);
+int rx_cmd_wan(int argc, char **argv);
 
 
 #endif

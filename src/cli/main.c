@@ -32,6 +32,7 @@ static const rx_command commands[] = {
     {"quantize", rx_cmd_quantize, "convert a GGUF model to Q8_0, Q4_0, Q4_K_M, ... as llama-quantize does"},
     {"convert", rx_cmd_convert, "convert a llama2.c checkpoint + tokenizer.bin to GGUF"},
     {"synth", rx_cmd_synth, "write a random-weight model at a real shape (speed tests)"},
+    {"wan", rx_cmd_wan, "emulate a wide-area network on this machine (namespaces, delay, cuts)"},
 };
 
 static void usage(FILE *f)

@@ -171,21 +171,37 @@ rx_status rx_config_parse(const char *text, size_t len, const char *origin, rx_c
     return RX_OK;
 }
 
-rx_status rx_config_load(const char *path, rx_config_args *out)
+rx_status rx_config_read_file(const char *path, size_t max_bytes, char **text, size_t *len)
 {
-    memset(out, 0, sizeof *out);
+    *text = NULL;
+    *len = 0;
     FILE *f = fopen(path, "rb");
     if (!f) return rx_error(RX_ERR_IO, "cannot read config file '%s'", path);
-    char *buf = malloc(RX_CONFIG_MAX_BYTES + 1);
+    char *buf = malloc(max_bytes + 2);
     if (!buf) {
         fclose(f);
         return rx_error(RX_ERR_NOMEM, "no memory");
     }
-    size_t n = fread(buf, 1, RX_CONFIG_MAX_BYTES + 1, f);
+    size_t n = fread(buf, 1, max_bytes + 1, f);
     bool bad = ferror(f);
     fclose(f);
-    rx_status s = bad ? rx_error(RX_ERR_IO, "error reading config file '%s'", path)
-                      : rx_config_parse(buf, n, path, out);
+    if (bad) {
+        free(buf);
+        return rx_error(RX_ERR_IO, "error reading config file '%s'", path);
+    }
+    buf[n] = '\0';
+    *text = buf;
+    *len = n;
+    return RX_OK;
+}
+
+rx_status rx_config_load(const char *path, rx_config_args *out)
+{
+    memset(out, 0, sizeof *out);
+    char *buf;
+    size_t n;
+    rx_status s = rx_config_read_file(path, RX_CONFIG_MAX_BYTES, &buf, &n);
+    if (s == RX_OK) s = rx_config_parse(buf, n, path, out);
     free(buf);
     return s;
 }

@@ -22,6 +22,9 @@ typedef struct {
 
 /* Parses text[0..len); origin names it in messages. On failure *out is empty. */
 rx_status rx_config_parse(const char *text, size_t len, const char *origin, rx_config_args *out);
+/* Reads a whole file of at most max_bytes into *text (malloc'd, NUL-terminated, the caller
+ * frees); a larger file is read only to max_bytes + 1, for the parser's size check to refuse. */
+rx_status rx_config_read_file(const char *path, size_t max_bytes, char **text, size_t *len);
 /* Reads and parses a file (at most 1 MiB). */
 rx_status rx_config_load(const char *path, rx_config_args *out);
 void rx_config_args_free(rx_config_args *a); /* accepts an empty one */
