@@ -56,6 +56,7 @@ for topo in ("cloud", "edge"):
         "avail_cut": ok_cut / n_cut if n_cut else float("nan"),
         "avail_cut_run": cut_summary["availability"], "cpu_s": cpu_s, "tokens": tokens,
         "wan_bytes": m["wan_bytes"], "requests": s["ok"],
+        "prompt_tokens": s["prompt_tokens"] / s["ok"] if s["ok"] else float("nan"),
         "cost_compute": compute / tokens * 1e6 if tokens else float("nan"),
         "cost_wan": wan / tokens * 1e6 if tokens else float("nan"),
     }
@@ -71,7 +72,7 @@ def ratio(x, y):
 def row(name, key, fmt, better_low=True):
     cv, ev = c[key], e[key]
     r = (ratio(cv, ev) + " lower") if better_low else (ratio(ev, cv) + " higher")
-    if cv == ev or not cv or not ev:
+    if abs(cv - ev) < 0.01 or not cv or not ev:
         r = "-"
     return f"| {name} | {fmt.format(cv)} | {fmt.format(ev)} | {r} |"
 
@@ -88,6 +89,7 @@ Command: `bash bench/edge-vs-cloud.sh` (see the script's header for every knob).
 
 | | cloud-only | edge | edge vs cloud |
 |---|---:|---:|---:|
+| prompt tokens per request (the servers' count) | {c["prompt_tokens"]:.1f} | {e["prompt_tokens"]:.1f} | |
 {row("TTFT p50 (ms)", "ttft_p50", "{:.1f}")}
 {row("TTFT p95 (ms)", "ttft_p95", "{:.1f}")}
 {row("TTFT p99 (ms)", "ttft_p99", "{:.1f}")}
@@ -123,11 +125,12 @@ How the cost is computed, and what it assumes:
   Idle capacity, memory, storage and the machines' purchase are not counted.
 - Both topologies run on one machine, so the central node is as fast as the edge node: the
   difference is the network path alone. Requests "while the WAN is cut" are those started
-  between the cut and the heal; a request whose connection stalls for 5 s without data fails
-  (bench serve --timeout 5).
+  between the cut and the heal, arriving at a fixed rate (open loop); a request whose
+  connection stalls for 5 s without data fails (bench serve --timeout 5).
 
 Plots: edge-vs-cloud-steady.svg (latency CDFs, throughput over time), edge-vs-cloud-partition.svg.
-Raw per-request records: steady-*.json, cut-*.json.
+Raw per-request records: steady-*.json, cut-*.json; CPU ticks, WAN bytes and the cut's times:
+measurements.txt.
 """
 with open(os.path.join(a.results, "edge-vs-cloud.md"), "w") as f:
     f.write(md)
