@@ -1,8 +1,9 @@
 /* Llama-family models (llama, qwen2) loaded from GGUF, and contexts that run them.
  *
- * A model is immutable after loading: its weights stay in the file mapping (read, never
- * copied) and any number of contexts may share it. A context owns the KV cache for up to
- * n_seq sequences, the scratch buffers and the thread pool; one thread drives a context. */
+ * A model is immutable after loading: its weight matrices are copied once out of the file
+ * mapping into memory of their own (decode reads them faster there), and any number of
+ * contexts may share it. A context owns the KV cache for up to n_seq sequences, the scratch
+ * buffers and the thread pool; one thread drives a context. */
 #ifndef REFLEX_MODEL_H
 #define REFLEX_MODEL_H
 
@@ -14,22 +15,22 @@
 #include "reflex/types.h"
 
 typedef struct {
-    char arch[16];       /* "llama" or "qwen2" */
+    char arch[16]; /* "llama" or "qwen2" */
     uint32_t n_vocab;
     uint32_t n_ctx_train;
     uint32_t n_embd;
     uint32_t n_layer;
     uint32_t n_head;
     uint32_t n_head_kv;
-    uint32_t head_dim;   /* n_embd / n_head */
-    uint32_t n_rot;      /* rotary dimensions per head (<= head_dim) */
+    uint32_t head_dim; /* n_embd / n_head */
+    uint32_t n_rot;    /* rotary dimensions per head (<= head_dim) */
     uint32_t n_ff;
     float rms_eps;
     float rope_freq_base;
     float rope_freq_scale; /* 1 / linear scaling factor */
-    bool tied_output;    /* output reuses token_embd */
-    bool qkv_bias;       /* qwen2 */
-    rx_type ftype;       /* the most common weight type */
+    bool tied_output;      /* output reuses token_embd */
+    bool qkv_bias;         /* qwen2 */
+    rx_type ftype;         /* the most common weight type */
 } rx_model_hparams;
 
 typedef struct rx_model rx_model;
@@ -75,8 +76,8 @@ typedef struct {
     int32_t n_tokens;
     const int32_t *token;
     const int32_t *pos;
-    const int32_t *seq;    /* NULL: all sequence 0 */
-    const int8_t *logits;  /* nonzero: return logits for this token; NULL: the last token only */
+    const int32_t *seq;   /* NULL: all sequence 0 */
+    const int8_t *logits; /* nonzero: return logits for this token; NULL: the last token only */
 } rx_batch;
 
 /* Runs the model over the batch, appending to each sequence's KV cache. Bad batches (token or

@@ -19,7 +19,7 @@ _Static_assert(TOKEN_BLOCK <= RX_TILE_MAX_TOKENS, "a wide tile takes a whole tok
 typedef struct {
     const rx_type_kernels *k; /* the weight type's kernels */
     rx_tile_fn tile;          /* the schedule chosen for this product; NULL: k->vec_dot */
-    int panel_rows;           /* rows per tile call: RX_TILE_ROWS, or RX_REPACK_ROWS */
+    int panel_rows;           /* rows per tile call: RX_TILE_ROWS, or RX_REPACK_TILE_ROWS */
     rx_from_float_fn convert; /* float -> vec_dot_type; NULL when x is used directly */
     int64_t act_block_elems;  /* block size of the vec_dot_type */
     size_t act_block_bytes;
@@ -155,7 +155,7 @@ rx_status rx_matmul(const rx_kernel_set *ks, rx_threadpool *tp, const rx_matrix 
         .act = (const char *)x,
         .act_row_bytes = rx_row_size(k->vec_dot_type, w->cols),
     };
-    if (j.tile && j.tile == k->repack_tile) j.panel_rows = RX_REPACK_ROWS;
+    if (j.tile && j.tile == k->repack_tile) j.panel_rows = RX_REPACK_TILE_ROWS;
     if (k->vec_dot_type != RX_TYPE_F32) {
         if (scratch_size < rx_matmul_scratch_size(ks, w->type, w->cols, n_tokens)) {
             return rx_error(RX_ERR_INVALID_ARG, "matmul: scratch of %zu bytes, need %zu",

@@ -280,16 +280,16 @@ static void ref_repack(rx_type t, int64_t n, float *s, const void *w, const void
     rx_kernels_ref()->type[t].repack_tile(n, s, 1, w, 0, a, 0, 1, 1);
 }
 
-/* Every repacked-order shape (1..RX_REPACK_ROWS rows x 1..5, 9 and RX_TILE_MAX_TOKENS tokens,
+/* Every repacked-order shape (1..RX_REPACK_TILE_ROWS rows x 1..5, 9 and RX_TILE_MAX_TOKENS tokens,
  * strided y) against the ref, one product at a time: the same bits. */
 static void check_repack(rx_type t, rx_tile_fn tile, int64_t n, const operands *o)
 {
     static const int tokens[] = {1, 2, 3, 4, 5, 9, RX_TILE_MAX_TOKENS};
-    for (int nr = 1; nr <= RX_REPACK_ROWS; nr++) {
+    for (int nr = 1; nr <= RX_REPACK_TILE_ROWS; nr++) {
         for (size_t ti = 0; ti < sizeof tokens / sizeof tokens[0]; ti++) {
             const int nt = tokens[ti];
-            const int64_t ld = 11;
-            static float s[RX_TILE_MAX_TOKENS * 11];
+            const int64_t ld = RX_REPACK_TILE_ROWS + 3;
+            static float s[RX_TILE_MAX_TOKENS * (RX_REPACK_TILE_ROWS + 3)];
             tile(n, s, ld, o->w, o->w_row, o->a, o->a_row, nr, nt);
             for (int r = 0; r < nr; r++) {
                 for (int k = 0; k < nt; k++) {
@@ -317,9 +317,9 @@ static void test_repack_matches_ref(void **state)
     const int64_t sizes[] = {32, 96, 2048, 5632};
     for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
         int64_t n = sizes[si];
-        operands o = make_operands(t, n, RX_REPACK_ROWS, RX_TILE_MAX_TOKENS);
+        operands o = make_operands(t, n, RX_REPACK_TILE_ROWS, RX_TILE_MAX_TOKENS);
         if (n == 96) {
-            for (int r = 0; r < RX_REPACK_ROWS; r++) {
+            for (int r = 0; r < RX_REPACK_TILE_ROWS; r++) {
                 rx_block_q4_0 *b = (rx_block_q4_0 *)((char *)o.w + r * o.w_row);
                 memset(b[1].qs, r % 2 ? 0x00 : 0xFF, sizeof b[1].qs); /* -8 or +7 throughout */
             }

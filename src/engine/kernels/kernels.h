@@ -51,15 +51,17 @@ typedef struct {
     /* The order of llama.cpp's CPU_AARCH64 repacked path (Q4_0 as Q4_0_8x8 on AVX2), which it
      * takes for every product, one token or many, whenever the rows come in multiples of
      * RX_REPACK_ROWS: per output, each block's exact integer dot times (d_w * d_a), FMA-added
-     * block after block into one float. nr <= RX_REPACK_ROWS here. NULL: no such path. */
+     * block after block into one float. nr <= RX_REPACK_TILE_ROWS here. NULL: no such path. */
     rx_tile_fn repack_tile;
     /* The type's tiles (tile, gemm_tile, repack_tile) take up to RX_TILE_MAX_TOKENS tokens per
      * call, not just RX_TILE_TOKENS: they decode each weight block once for all of them. */
     bool wide_tiles;
 } rx_type_kernels;
 
-/* Rows llama.cpp interleaves per repacked block (block_q4_0x8); also repack_tile's widest. */
+/* Rows llama.cpp interleaves per repacked block (block_q4_0x8). */
 #define RX_REPACK_ROWS 8
+/* Most rows per repack_tile call: two groups, which share each token's activation setup. */
+#define RX_REPACK_TILE_ROWS (2 * RX_REPACK_ROWS)
 /* Most tokens per tile call where wide_tiles is set. */
 #define RX_TILE_MAX_TOKENS 64
 

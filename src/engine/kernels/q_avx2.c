@@ -362,44 +362,132 @@ static ALWAYS_INLINE void repack_q4_0(int64_t nb, float *restrict s, int64_t ld_
     }
 }
 
-/* More tokens than registers: each block's 8 rows are decoded once for all nt tokens, whose
- * accumulators live in memory (the same arithmetic per output as repack_q4_0). */
-static void repack_q4_0_many(int64_t nb, float *restrict s, int64_t ld_s, const char *restrict w,
-                             size_t ws, const char *restrict a, size_t as, int nt)
+/* Row r's block sum in int32 lane r, for activations given as 128 + y (unsigned bytes) and
+ * codes as w = q - 8 (signed), the codes transposed so that int32 lane j of t[g][k] holds row
+ * 4g + j's elements 4k..4k+3 in the low 128 bits and 16+4k..16+4k+3 in the high ones:
+ * one in-lane dword broadcast of the activations serves eight rows, and no horizontal adds
+ * are needed. sum((128 + y) * w) = sum(y * w) + 128 * sum(w); the caller subtracts the second
+ * term. Exact: each int16 holds at most 8 products |(128 + y) * w| <= 255 * 8, so <= 32640. */
+static ALWAYS_INLINE __m256i block_sums8_t(const __m256i t[2][4], __m256i yu)
+{
+    __m256i h[2];
+#pragma GCC unroll 2
+    for (int g = 0; g < 2; g++) {
+        __m256i p0 = _mm256_maddubs_epi16(_mm256_shuffle_epi32(yu, 0x00), t[g][0]);
+        __m256i p1 = _mm256_maddubs_epi16(_mm256_shuffle_epi32(yu, 0x55), t[g][1]);
+        __m256i p2 = _mm256_maddubs_epi16(_mm256_shuffle_epi32(yu, 0xAA), t[g][2]);
+        __m256i p3 = _mm256_maddubs_epi16(_mm256_shuffle_epi32(yu, 0xFF), t[g][3]);
+        h[g] = _mm256_add_epi16(_mm256_add_epi16(p0, p1), _mm256_add_epi16(p2, p3));
+    }
+    /* rows 0..3 and 4..7 of the low halves plus those of the high halves */
+    __m256i lo = _mm256_permute2x128_si256(h[0], h[1], 0x20);
+    __m256i hi = _mm256_permute2x128_si256(h[0], h[1], 0x31);
+    return _mm256_madd_epi16(_mm256_add_epi16(lo, hi), _mm256_set1_epi16(1));
+}
+
+/* Codes of one block of eight rows (row r at w + r * ws) as q - 8, transposed for
+ * block_sums8_t, and 128 * sum(q - 8) per row in lane r. */
+static ALWAYS_INLINE __m256i transposed_codes(const char *b, size_t ws, __m256i t[2][4])
+{
+    const __m256i shift = _mm256_setr_epi64x(0, 0, 4, 4), low4 = _mm256_set1_epi8(0xF);
+    __m256i c[RX_REPACK_ROWS];
+#pragma GCC unroll 8
+    for (int r = 0; r < RX_REPACK_ROWS; r++) {
+        __m256i v = _mm256_broadcastsi128_si256(
+            _mm_loadu_si128((const __m128i *)((const rx_block_q4_0 *)(b + r * ws))->qs));
+        c[r] = _mm256_sub_epi8(_mm256_and_si256(_mm256_srlv_epi64(v, shift), low4),
+                               _mm256_set1_epi8(8));
+    }
+    /* a 4x4 transpose of dwords within each 128-bit half, per group of four rows */
+#pragma GCC unroll 2
+    for (int g = 0; g < 2; g++) {
+        const __m256i *r = c + 4 * g;
+        __m256i a01 = _mm256_unpacklo_epi32(r[0], r[1]), b01 = _mm256_unpackhi_epi32(r[0], r[1]);
+        __m256i a23 = _mm256_unpacklo_epi32(r[2], r[3]), b23 = _mm256_unpackhi_epi32(r[2], r[3]);
+        t[g][0] = _mm256_unpacklo_epi64(a01, a23);
+        t[g][1] = _mm256_unpackhi_epi64(a01, a23);
+        t[g][2] = _mm256_unpacklo_epi64(b01, b23);
+        t[g][3] = _mm256_unpackhi_epi64(b01, b23);
+    }
+    return block_sums8_t(t, _mm256_set1_epi8((char)0x80));
+}
+
+static ALWAYS_INLINE __m256 row_scales8(const char *b, size_t ws)
+{
+    __m128i h = _mm_setr_epi16((short)load_u16(b), (short)load_u16(b + ws),
+                               (short)load_u16(b + 2 * ws), (short)load_u16(b + 3 * ws),
+                               (short)load_u16(b + 4 * ws), (short)load_u16(b + 5 * ws),
+                               (short)load_u16(b + 6 * ws), (short)load_u16(b + 7 * ws));
+    return _mm256_cvtph_ps(h);
+}
+
+/* More tokens than registers: each block of ng groups of eight rows is decoded and transposed
+ * once for all nt tokens (see block_sums8_t), and each token's activations are set up once for
+ * all groups; the accumulators live in memory. Each block's integer sum is exact, so the float
+ * steps, and the results, are repack_q4_0's. */
+static ALWAYS_INLINE void repack_q4_0_many(int64_t nb, float *restrict s, int64_t ld_s,
+                                           const char *restrict w, size_t ws,
+                                           const char *restrict a, size_t as, int nt, const int ng)
 {
     const size_t bb = sizeof(rx_block_q4_0);
-    __m256 acc[RX_TILE_MAX_TOKENS];
-    for (int t = 0; t < nt; t++)
-        acc[t] = _mm256_setzero_ps();
-    const __m256i shift = _mm256_setr_epi64x(0, 0, 4, 4), low4 = _mm256_set1_epi8(0xF);
+    __m256 acc[RX_TILE_MAX_TOKENS][2];
+    for (int t = 0; t < nt; t++) {
+#pragma GCC unroll 2
+        for (int g = 0; g < ng; g++)
+            acc[t][g] = _mm256_setzero_ps();
+    }
+    const __m256i flip = _mm256_set1_epi8((char)0x80);
     for (int64_t i = 0; i < nb; i++) {
-        const char *b = w + (size_t)i * bb;
-        __m256i u[RX_REPACK_ROWS];
-#pragma GCC unroll 8
-        for (int r = 0; r < RX_REPACK_ROWS; r++) {
-            __m256i v = _mm256_broadcastsi128_si256(
-                _mm_loadu_si128((const __m128i *)((const rx_block_q4_0 *)(b + r * ws))->qs));
-            u[r] = _mm256_and_si256(_mm256_srlv_epi64(v, shift), low4);
+        __m256i t[2][2][4], bias[2];
+        __m256 wd[2];
+#pragma GCC unroll 2
+        for (int g = 0; g < ng; g++) {
+            const char *b = w + (size_t)g * RX_REPACK_ROWS * ws + (size_t)i * bb;
+            bias[g] = transposed_codes(b, ws, t[g]);
+            wd[g] = row_scales8(b, ws);
         }
-        __m128i h = _mm_setr_epi16((short)load_u16(b), (short)load_u16(b + ws),
-                                   (short)load_u16(b + 2 * ws), (short)load_u16(b + 3 * ws),
-                                   (short)load_u16(b + 4 * ws), (short)load_u16(b + 5 * ws),
-                                   (short)load_u16(b + 6 * ws), (short)load_u16(b + 7 * ws));
-        __m256 wd = _mm256_cvtph_ps(h);
         const char *yp = a + (size_t)i * sizeof(rx_block_q8_0);
-        for (int t = 0; t < nt; t++, yp += as) {
+        for (int k = 0; k < nt; k++, yp += as) {
             const rx_block_q8_0 *yb = (const rx_block_q8_0 *)yp;
-            __m256i y = _mm256_loadu_si256((const __m256i *)yb->qs), p[RX_REPACK_ROWS];
-#pragma GCC unroll 8
-            for (int r = 0; r < RX_REPACK_ROWS; r++)
-                p[r] = _mm256_maddubs_epi16(u[r], y);
-            __m256 sum = _mm256_cvtepi32_ps(block_sums8(p, y));
-            __m256 d = _mm256_mul_ps(wd, _mm256_set1_ps(rx_half_to_float(yb->d)));
-            acc[t] = _mm256_fmadd_ps(sum, d, acc[t]);
+            __m256i yu = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)yb->qs), flip);
+            __m256 yd = _mm256_set1_ps(rx_half_to_float(yb->d));
+#pragma GCC unroll 2
+            for (int g = 0; g < ng; g++) {
+                __m256 sum = _mm256_cvtepi32_ps(_mm256_sub_epi32(block_sums8_t(t[g], yu), bias[g]));
+                acc[k][g] = _mm256_fmadd_ps(sum, _mm256_mul_ps(wd[g], yd), acc[k][g]);
+            }
         }
     }
-    for (int t = 0; t < nt; t++)
-        _mm256_storeu_ps(s + t * ld_s, acc[t]);
+    for (int t = 0; t < nt; t++) {
+#pragma GCC unroll 2
+        for (int g = 0; g < ng; g++)
+            _mm256_storeu_ps(s + t * ld_s + g * RX_REPACK_ROWS, acc[t][g]);
+    }
+}
+
+/* nr <= RX_REPACK_ROWS rows against up to RX_TILE_TOKENS tokens, in registers */
+static void repack_few(int64_t nb, float *restrict s, int64_t ld_s, const char *restrict w,
+                       size_t ws, const char *restrict a, size_t as, int nr, int nt)
+{
+    if (nr < RX_REPACK_ROWS) {
+        for (int t = 0; t < nt; t++)
+            repack_q4_0(nb, s + t * ld_s, ld_s, w, ws, a + t * as, as, nr, 1);
+        return;
+    }
+    switch (nt) {
+    case 4:
+        repack_q4_0(nb, s, ld_s, w, ws, a, as, RX_REPACK_ROWS, 4);
+        return;
+    case 3:
+        repack_q4_0(nb, s, ld_s, w, ws, a, as, RX_REPACK_ROWS, 3);
+        return;
+    case 2:
+        repack_q4_0(nb, s, ld_s, w, ws, a, as, RX_REPACK_ROWS, 2);
+        return;
+    default:
+        repack_q4_0(nb, s, ld_s, w, ws, a, as, RX_REPACK_ROWS, 1);
+        return;
+    }
 }
 
 void rx_kernels__repack_q4_0_avx2(int64_t n, float *restrict s, int64_t ld_s,
@@ -407,25 +495,21 @@ void rx_kernels__repack_q4_0_avx2(int64_t n, float *restrict s, int64_t ld_s,
                                   size_t as, int nr, int nt)
 {
     const int64_t nb = n / RX_QK;
-    if (nr == RX_REPACK_ROWS) {
-        switch (nt) {
-        case 4:
-            repack_q4_0(nb, s, ld_s, w, ws, a, as, RX_REPACK_ROWS, 4);
-            return;
-        case 3:
-            repack_q4_0(nb, s, ld_s, w, ws, a, as, RX_REPACK_ROWS, 3);
-            return;
-        case 2:
-            repack_q4_0(nb, s, ld_s, w, ws, a, as, RX_REPACK_ROWS, 2);
-            return;
-        case 1:
-            repack_q4_0(nb, s, ld_s, w, ws, a, as, RX_REPACK_ROWS, 1);
-            return;
-        default:
-            repack_q4_0_many(nb, s, ld_s, w, ws, a, as, nt);
-            return;
+    const char *wc = w, *ac = a;
+    if (nt > RX_TILE_TOKENS && nr == 2 * RX_REPACK_ROWS) {
+        repack_q4_0_many(nb, s, ld_s, wc, ws, ac, as, nt, 2);
+        return;
+    }
+    for (int r = 0; r < nr; r += RX_REPACK_ROWS) {
+        const int rows = nr - r < RX_REPACK_ROWS ? nr - r : RX_REPACK_ROWS;
+        const char *wr = wc + (size_t)r * ws;
+        if (nt > RX_TILE_TOKENS && rows == RX_REPACK_ROWS) {
+            repack_q4_0_many(nb, s + r, ld_s, wr, ws, ac, as, nt, 1);
+            continue;
+        }
+        for (int t = 0; t < nt; t += RX_TILE_TOKENS) {
+            const int k = nt - t < RX_TILE_TOKENS ? nt - t : RX_TILE_TOKENS;
+            repack_few(nb, s + t * ld_s + r, ld_s, wr, ws, ac + (size_t)t * as, as, rows, k);
         }
     }
-    for (int t = 0; t < nt; t++)
-        repack_q4_0(nb, s + t * ld_s, ld_s, w, ws, (const char *)a + t * as, as, nr, 1);
 }
