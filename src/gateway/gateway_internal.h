@@ -13,7 +13,7 @@
 #include "reflex/gateway.h"
 #include "reflex/http.h"
 #include "reflex/http_client.h"
-#include "serve/auth.h"
+#include "net/auth.h"
 
 #define GW_MAX_DIGESTS 64
 

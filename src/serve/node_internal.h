@@ -13,7 +13,7 @@
 #include "reflex/node.h"
 #include "reflex/scheduler.h"
 #include "reflex/tokenizer.h"
-#include "serve/auth.h"
+#include "net/auth.h"
 #include "serve/metrics.h"
 
 #define RX_NODE_DIGESTS 64

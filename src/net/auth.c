@@ -1,5 +1,5 @@
 /* Constant-time Bearer-key checks (see auth.h). */
-#include "serve/auth.h"
+#include "net/auth.h"
 
 #include <ctype.h>
 #include <openssl/crypto.h>

@@ -1,11 +1,11 @@
-/* serve/auth: Bearer keys from flags and files, matched whole (no prefixes), reload failures
+/* net/auth: Bearer keys from flags and files, matched whole (no prefixes), reload failures
  * leave the caller's keys untouched. */
 #include "rxtest.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "serve/auth.h"
+#include "net/auth.h"
 
 static void test_keys(void **state)
 {
