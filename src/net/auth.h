@@ -1,6 +1,7 @@
 /* API keys for the node and the gateway's admin API: Bearer tokens checked in constant time
  * (SHA-256 of the presented token compared with every key's digest, no early exit), loaded from
- * flags and key files and reloaded on SIGHUP. Thread safety: one thread (the event loop) uses and reloads it. */
+ * flags and key files and reloaded on SIGHUP. Thread safety: one thread (the event loop) uses
+ * and reloads it. */
 #ifndef RX_NET_AUTH_H
 #define RX_NET_AUTH_H
 
