@@ -268,6 +268,19 @@ static bool may_retry(gw_proxy *p)
     return (double)g->m.retries < g->cfg.retry_budget * (double)g->m.requests + 3;
 }
 
+/* Another eligible upstream gets the request, or the client a 503 when the budget is spent. */
+static void retry_elsewhere(gw_proxy *p, const char *what)
+{
+    rx_gateway *g = p->g;
+    if (!may_retry(p)) {
+        fail_client(p, 503, "retry_budget_exhausted", what);
+        return;
+    }
+    g->m.retries++;
+    g->m.failovers++;
+    attempt(p);
+}
+
 /* The current upstream failed: leave it out and try the next, or give up. */
 static void upstream_failed(gw_proxy *p, const char *what)
 {
@@ -290,13 +303,7 @@ static void upstream_failed(gw_proxy *p, const char *what)
         attempt(p);
         return;
     }
-    if (!may_retry(p)) {
-        fail_client(p, 503, "retry_budget_exhausted", what);
-        return;
-    }
-    g->m.retries++;
-    g->m.failovers++;
-    attempt(p);
+    retry_elsewhere(p, what);
 }
 
 static void hedge_head(gw_proxy *p, int status);
@@ -679,13 +686,7 @@ static void hedge_failed(gw_proxy *p, const char *what)
         fprintf(stderr, "reflex gateway: upstream %s failed (%s) on a hedged copy\n",
                 g->ups[p->hedge_upstream].spec.name, what);
     if (p->call) return; /* the first call is still out */
-    if (!may_retry(p)) {
-        fail_client(p, 503, "retry_budget_exhausted", what);
-        return;
-    }
-    g->m.retries++;
-    g->m.failovers++;
-    attempt(p);
+    retry_elsewhere(p, what);
 }
 
 static void hedge_head(gw_proxy *p, int status)

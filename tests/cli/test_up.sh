@@ -7,17 +7,7 @@ SHARED=${RX_SHARED:-../shared}
 STORIES=$SHARED/models/stories260K.gguf
 fails=0
 
-expect_err() { # name, expected exit code, stderr substring, command...
-    local name=$1 code=$2 needle=$3
-    shift 3
-    local err
-    err=$(timeout 20 "$@" 2>&1 >/dev/null)
-    local rc=$?
-    if [ $rc -ne "$code" ] || [[ "$err" != *"$needle"* ]] || [ "$(printf '%s\n' "$err" | wc -l)" -ne 1 ]; then
-        echo "FAIL $name: rc=$rc stderr '$err'"
-        fails=$((fails + 1))
-    fi
-}
+. "$(dirname "$0")/../support/expect_err.sh"
 
 # reflex up --once: node + gateway, one completion through the gateway, both stop cleanly
 out=$(timeout 60 "$BIN" up -m "$STORIES" --port 0 --once "Once upon a time" 2>/tmp/rx-up-$$.err)

@@ -6,17 +6,7 @@ set -u
 BIN=${RX_BIN:-./reflex}
 fails=0
 
-expect_err() { # name, expected exit code, stderr substring, command...
-    local name=$1 code=$2 needle=$3
-    shift 3
-    local err
-    err=$(timeout 20 "$@" 2>&1 >/dev/null)
-    local rc=$?
-    if [ $rc -ne "$code" ] || [[ "$err" != *"$needle"* ]] || [ "$(printf '%s\n' "$err" | wc -l)" -ne 1 ]; then
-        echo "FAIL $name: rc=$rc stderr '$err'"
-        fails=$((fails + 1))
-    fi
-}
+. "$(dirname "$0")/../support/expect_err.sh"
 
 dir=$(mktemp -d)
 chmod 755 "$dir"
