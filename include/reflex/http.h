@@ -1,6 +1,7 @@
-/* HTTP/1.1 server on libevent (evhttp): keep-alive, limits on header and body size, timeouts,
- * optional TLS and client-certificate checking with OpenSSL, chunked streaming (SSE), and a
- * thread-safe way for other threads (the scheduler) to run code on the event-loop thread.
+/* HTTP/1.1 server on libevent's event loop, with http-parser for the request grammar:
+ * keep-alive and pipelining, limits on header and body size, timeouts, optional TLS and
+ * client-certificate checking with OpenSSL, chunked streaming (SSE), and a thread-safe way
+ * for other threads (the scheduler) to run code on the event-loop thread.
  *
  * Threading: one event-loop thread runs rx_http_server_run; every function here must be called
  * on that thread, except rx_http_post, rx_http_server_stop and rx_http_server_stop_accepting.
@@ -22,7 +23,7 @@ typedef struct rx_http_req rx_http_req;
 typedef struct {
     const char *host;        /* default "127.0.0.1" */
     int port;                /* 0: an ephemeral port (read it back with rx_http_server_port) */
-    size_t max_header_bytes; /* 0: 16 KiB; larger headers get 400 (libevent 2.1 has no 431) */
+    size_t max_header_bytes; /* 0: 16 KiB; larger headers get 431 */
     size_t max_body_bytes;   /* 0: 8 MiB; larger bodies get 413 */
     int header_timeout_ms;   /* 0: 10 s to receive the request line and headers */
     int body_timeout_ms;     /* 0: 30 s to receive the body */

@@ -1,192 +1,430 @@
-/* Connection life cycle on top of evhttp 2.1, which has no hook for "connection accepted" and
- * no connection limit. We create each connection's bufferevent ourselves (evhttp's bevcb),
- * hold a reference on it, and right after evhttp has wired it up we read its evhttp_connection
- * back from the bufferevent's callback argument ("adopt"). From then on the connection is
- * counted, has deadlines and a close callback, and can be closed by us on purpose. */
+/* One connection from accept to close. The socket is registered once, edge-triggered, for
+ * reading, writing and the peer's close, so a keep-alive request costs no event changes: a
+ * read when the kernel says bytes arrived, a write when there is something to send.
+ *
+ * conn_drive is the one place that moves a connection on: it finishes the TLS handshake,
+ * writes what is queued, reads what arrived, and parses and dispatches whole requests, in that
+ * order, until nothing changes. Everything else (an answer from another loop task, an event,
+ * the handler inside dispatch) just queues bytes and asks for a drive; a drive asked for while
+ * one runs is folded into it, so the connection is never freed under a caller. */
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <openssl/err.h>
 
 #include "net/internal.h"
 
-static void conn_free(rx_http_conn *c)
-{
-    if (c->deadline) event_free(c->deadline);
-    if (c->watch_io) event_free(c->watch_io);
-    if (c->watch_poll) event_free(c->watch_poll);
-    free(c);
-}
+enum {
+    IN_CHUNK = 16 * 1024,      /* one read's worth */
+    HELD_BACKLOG = 64 * 1024,  /* pipelined bytes kept behind a request the owner holds */
+    TLS_WRITE_MAX = 16 * 1024, /* one TLS record */
+};
 
-/* evhttp's bevcb, called for each accepted socket before evhttp builds its connection. It must
- * return a bufferevent: on NULL evhttp would make a plain one itself, which on a TLS port would
- * serve cleartext, so a connection we cannot track is still given a socket bufferevent and
- * marked for closing at adopt. */
-struct bufferevent *rx_http__new_bev(struct event_base *base, void *arg)
-{
-    rx_http_server *s = arg;
-    rx_http_conn *c = calloc(1, sizeof *c);
-    if (!c) return NULL; /* dispatch will refuse requests on a connection it does not know */
-    c->srv = s;
-    c->fd = -1;
-    struct bufferevent *bev = s->tls ? rx_http__tls_bev(s) : NULL;
-    if (!bev) {
-        c->reject = s->tls != NULL;
-        bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-    }
-    if (!bev) {
-        free(c);
-        return NULL;
-    }
-    if (atomic_load(&s->n_conns) >= s->cfg.max_connections) c->reject = true;
-    atomic_fetch_add(&s->n_conns, 1);
-    /* our reference keeps bev readable at adopt even if evhttp failed and freed it meanwhile */
-    bufferevent_incref(bev);
-    c->bev = bev;
-    c->next_adopt = s->adopting;
-    s->adopting = c;
-    event_active(s->adopt_ev, EV_READ, 0);
-    return bev;
-}
+static void io_cb(evutil_socket_t fd, short what, void *arg);
 
-static bool index_by_fd(rx_http_server *s, rx_http_conn *c)
+static void format_peer(const struct sockaddr *sa, char *out, size_t cap)
 {
-    if (c->fd >= s->by_fd_cap) {
-        int cap = s->by_fd_cap ? s->by_fd_cap : 64;
-        while (cap <= c->fd)
-            cap *= 2;
-        rx_http_conn **p = realloc(s->by_fd, (size_t)cap * sizeof *p);
-        if (!p) return false;
-        memset(p + s->by_fd_cap, 0, (size_t)(cap - s->by_fd_cap) * sizeof *p);
-        s->by_fd = p;
-        s->by_fd_cap = cap;
-    }
-    s->by_fd[c->fd] = c;
-    return true;
-}
-
-static void on_evcon_closed(struct evhttp_connection *evcon, void *arg);
-
-static bool attach(rx_http_server *s, rx_http_conn *c)
-{
-    c->fd = bufferevent_getfd(c->bev);
-    if (c->fd < 0 || !index_by_fd(s, c)) return false;
-    c->prev = NULL;
-    c->next = s->conns;
-    if (s->conns) s->conns->prev = c;
-    s->conns = c;
-    evhttp_connection_set_closecb(c->evcon, on_evcon_closed, c);
-    /* streamed tokens are small writes: do not let Nagle hold one back for the previous ACK */
-    int one = 1;
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    c->deadline = evtimer_new(s->base, rx_http__deadline_cb, c);
-    c->watch_io = event_new(s->base, c->fd, EV_READ | EV_CLOSED, rx_http__watch_io_cb, c);
-    c->watch_poll = evtimer_new(s->base, rx_http__watch_poll_cb, c);
-    c->in_cb = evbuffer_add_cb(bufferevent_get_input(c->bev), rx_http__on_input, c);
-    if (!c->deadline || !c->watch_io || !c->watch_poll || !c->in_cb) return false;
-    rx_http__phase(c, RX_CONN_WAITING);
-    return true;
-}
-
-static void adopt_one(rx_http_server *s, rx_http_conn *c)
-{
-    void *cbarg = NULL;
-    bufferevent_getcb(c->bev, NULL, NULL, NULL, &cbarg);
-    bufferevent_decref(c->bev);
-    if (!cbarg) { /* evhttp failed to set the connection up and freed it */
-        atomic_fetch_sub(&s->n_conns, 1);
-        conn_free(c);
-        return;
-    }
-    c->evcon = cbarg;
-    /* the callback argument is evhttp's connection (libevent 2.1 and 2.2 both wire it so);
-     * check the round trip rather than trust it blindly */
-    if (evhttp_connection_get_bufferevent(c->evcon) != c->bev) {
-        atomic_fetch_sub(&s->n_conns, 1);
-        conn_free(c);
-        return;
-    }
-    if (!attach(s, c)) {
-        if (c->prev || s->conns == c) { /* listed and close callback set: evhttp unwinds it */
-            rx_http__conn_close(c, BEV_EVENT_EOF);
-            return;
-        }
-        /* not known to anyone: close it through evhttp with no callback of ours */
-        if (c->fd >= 0 && c->fd < s->by_fd_cap) s->by_fd[c->fd] = NULL;
-        struct evhttp_connection *evcon = c->evcon;
-        atomic_fetch_sub(&s->n_conns, 1);
-        conn_free(c);
-        evhttp_connection_free(evcon);
-        return;
-    }
-    if (c->reject) rx_http__conn_close(c, BEV_EVENT_EOF);
-}
-
-/* Accepts come in bursts inside the listener callback; adoption runs right after, in the same
- * loop turn, before any event of these new sockets can fire. */
-void rx_http__adopt_pending(rx_http_server *s)
-{
-    while (s->adopting) {
-        rx_http_conn *c = s->adopting;
-        s->adopting = c->next_adopt;
-        c->next_adopt = NULL;
-        adopt_one(s, c);
+    char addr[INET6_ADDRSTRLEN] = "?";
+    unsigned port = 0;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const void *)sa;
+        inet_ntop(AF_INET, &in->sin_addr, addr, sizeof addr);
+        port = ntohs(in->sin_port);
+        snprintf(out, cap, "%s:%u", addr, port);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const void *)sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, addr, sizeof addr);
+        port = ntohs(in6->sin6_port);
+        snprintf(out, cap, "[%s]:%u", addr, port);
+    } else {
+        snprintf(out, cap, "?");
     }
 }
 
-void rx_http__adopt_cb(evutil_socket_t fd, short what, void *arg)
+static void conn_destroy(rx_http_conn *c)
 {
-    (void)fd, (void)what;
-    rx_http__adopt_pending(arg);
-}
-
-rx_http_conn *rx_http__conn_of(rx_http_server *s, struct evhttp_connection *evcon)
-{
-    struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
-    int fd = bev ? bufferevent_getfd(bev) : -1;
-    if (fd < 0 || fd >= s->by_fd_cap) return NULL;
-    rx_http_conn *c = s->by_fd[fd];
-    return c && c->evcon == evcon ? c : NULL;
-}
-
-/* evhttp calls this when it frees the connection, whatever the reason; the connection and
- * its bufferevent are still intact here and freed right after we return. */
-static void on_evcon_closed(struct evhttp_connection *evcon, void *arg)
-{
-    rx_http_conn *c = arg;
     rx_http_server *s = c->srv;
-    if (c->in_cb) evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->in_cb);
-    if (c->fd >= 0 && c->fd < s->by_fd_cap && s->by_fd[c->fd] == c) s->by_fd[c->fd] = NULL;
+    if (c->req) {
+        rx_http_req *r = c->req;
+        c->req = NULL;
+        rx_http__req_lost(r);
+    }
     if (c->prev)
         c->prev->next = c->next;
     else if (s->conns == c)
         s->conns = c->next;
     if (c->next) c->next->prev = c->prev;
+    if (c->io) event_free(c->io);
+    if (c->deadline) event_free(c->deadline);
+    if (c->stall) event_free(c->stall);
+    if (c->ssl) SSL_free(c->ssl);
+    if (c->fd >= 0) close(c->fd);
+    if (c->out) evbuffer_free(c->out);
+    free(c->in);
+    rx_http__parse_free(&c->parse);
+    free(c);
     atomic_fetch_sub(&s->n_conns, 1);
     rx_http__resume_accepting(s); /* a descriptor is free again, in case accept ran out */
-    (void)evcon;
-    rx_http_req *r = c->req;
-    c->req = NULL;
-    conn_free(c);
-    if (r) rx_http__req_lost(r);
 }
 
-void rx_http__conn_close(rx_http_conn *c, short what)
+void rx_http__accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
+                     int socklen, void *arg)
 {
-    /* evhttp's own error path (its bufferevent event callback, run synchronously because our
-     * bufferevents do not defer callbacks) frees the connection and unhooks a request the
-     * owner still holds, exactly as when the peer resets */
-    bufferevent_trigger_event(c->bev, BEV_EVENT_READING | what, 0);
+    (void)lev, (void)socklen;
+    rx_http_server *s = arg;
+    if (atomic_load(&s->n_conns) >= s->cfg.max_connections) {
+        close(fd); /* over the limit: closed before any byte is read */
+        return;
+    }
+    rx_http_conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        close(fd);
+        return;
+    }
+    c->srv = s;
+    c->fd = fd;
+    atomic_fetch_add(&s->n_conns, 1);
+    c->next = s->conns;
+    if (s->conns) s->conns->prev = c;
+    s->conns = c;
+    format_peer(sa, c->peer, sizeof c->peer);
+    rx_http__parse_init(&c->parse, s->cfg.max_header_bytes, s->cfg.max_body_bytes);
+    /* streamed tokens are small writes: do not let Nagle hold one back for the previous ACK */
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    c->out = evbuffer_new();
+    c->deadline = evtimer_new(s->base, rx_http__deadline_cb, c);
+    c->stall = evtimer_new(s->base, rx_http__deadline_cb, c);
+    c->io = event_new(s->base, fd, EV_READ | EV_WRITE | EV_CLOSED | EV_PERSIST | EV_ET, io_cb, c);
+    c->handshaken = !s->tls;
+    if (s->tls) {
+        c->ssl = SSL_new(s->tls);
+        if (c->ssl && SSL_set_fd(c->ssl, fd) == 1) {
+            SSL_set_accept_state(c->ssl);
+        } else if (c->ssl) {
+            SSL_free(c->ssl);
+            c->ssl = NULL;
+        }
+    }
+    if (!c->out || !c->deadline || !c->stall || !c->io || (s->tls && !c->ssl) ||
+        event_add(c->io, NULL) != 0) {
+        conn_destroy(c);
+        return;
+    }
+    c->sock_writable = true;
+    rx_http__phase(c, RX_CONN_WAITING);
+}
+
+/* --- writing --- */
+
+/* The peer is gone (reset, or a write after its close). */
+static void peer_gone(rx_http_conn *c)
+{
+    c->peer_eof = true;
+    c->dying = true;
+}
+
+static void flush_plain(rx_http_conn *c)
+{
+    while (evbuffer_get_length(c->out) > 0 && c->sock_writable) {
+        int n = evbuffer_write(c->out, c->fd);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                c->sock_writable = false;
+            else
+                peer_gone(c);
+            return;
+        }
+        c->wrote = true;
+    }
+}
+
+static void flush_tls(rx_http_conn *c)
+{
+    while (evbuffer_get_length(c->out) > 0 && c->sock_writable) {
+        /* a retried SSL_write must offer the same bytes: the first tls_wlen of c->out, which
+         * only ever grows at the end until they are written */
+        if (!c->tls_wlen) {
+            size_t len = evbuffer_get_length(c->out);
+            c->tls_wlen = len < TLS_WRITE_MAX ? len : TLS_WRITE_MAX;
+        }
+        unsigned char *p = evbuffer_pullup(c->out, (ev_ssize_t)c->tls_wlen);
+        if (!p) {
+            peer_gone(c);
+            return;
+        }
+        ERR_clear_error();
+        int n = SSL_write(c->ssl, p, (int)c->tls_wlen);
+        if (n > 0) {
+            evbuffer_drain(c->out, (size_t)n);
+            c->tls_wlen = 0;
+            c->wrote = true;
+            continue;
+        }
+        int e = SSL_get_error(c->ssl, n);
+        if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
+            c->sock_writable = false;
+        else
+            peer_gone(c);
+        return;
+    }
+}
+
+static void flush(rx_http_conn *c)
+{
+    c->wrote = false;
+    if (c->ssl)
+        flush_tls(c);
+    else
+        flush_plain(c);
+    if (c->dying) return;
+    rx_http__stall_check(c, c->wrote);
+}
+
+/* --- reading --- */
+
+static bool reserve_in(rx_http_conn *c)
+{
+    if (c->in_off == c->in_len) c->in_off = c->in_len = 0;
+    if (c->in_cap - c->in_len >= IN_CHUNK / 4) return true;
+    if (c->in_off > 0) { /* slide the unparsed tail down before growing */
+        memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
+        c->in_len -= c->in_off;
+        c->in_off = 0;
+        if (c->in_cap - c->in_len >= IN_CHUNK / 4) return true;
+    }
+    size_t cap = c->in_cap ? c->in_cap * 2 : IN_CHUNK;
+    char *p = realloc(c->in, cap);
+    if (!p) return false;
+    c->in = p;
+    c->in_cap = cap;
+    return true;
+}
+
+/* Reads what the kernel has (bounded), into c->in. Edge-triggered: a read that returns less
+ * than it asked for has emptied the socket, and new bytes will raise a new event. */
+static void read_input(rx_http_conn *c)
+{
+    while (c->sock_readable && !c->peer_eof && !c->dying) {
+        /* behind a held request keep only a bounded backlog (the close is still seen, by
+         * EV_CLOSED); otherwise read a chunk and let the parser take it first */
+        if (c->req && c->in_len - c->in_off >= HELD_BACKLOG) return;
+        if (!c->req && c->in_len - c->in_off >= IN_CHUNK) return;
+        if (!reserve_in(c)) {
+            peer_gone(c);
+            return;
+        }
+        size_t room = c->in_cap - c->in_len;
+        ssize_t n;
+        if (c->ssl) {
+            ERR_clear_error();
+            int k = SSL_read(c->ssl, c->in + c->in_len, room > INT32_MAX ? INT32_MAX : (int)room);
+            if (k > 0) {
+                c->in_len += (size_t)k;
+                continue; /* TLS: read on until the library says it wants more from the socket */
+            }
+            int e = SSL_get_error(c->ssl, k);
+            if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+                c->sock_readable = false;
+            else
+                c->peer_eof = true; /* close_notify, a dirty close, or a broken record */
+            return;
+        }
+        n = recv(c->fd, c->in + c->in_len, room, 0);
+        if (n > 0) {
+            c->in_len += (size_t)n;
+            if ((size_t)n < room) c->sock_readable = false;
+        } else if (n == 0) {
+            c->peer_eof = true;
+        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            c->sock_readable = false;
+        } else if (errno != EINTR) {
+            c->peer_eof = true;
+        }
+    }
+}
+
+/* Lingering close: the last answer is written and our side shut; read and drop whatever the
+ * client still sends (an oversized body, a pipelined request) until it closes, so the answer
+ * is not destroyed by a reset from unread data. Bounded by the CLOSING deadline. */
+static void linger(rx_http_conn *c)
+{
+    char sink[4096];
+    while (c->sock_readable && !c->peer_eof) {
+        ssize_t n = c->ssl ? SSL_read(c->ssl, sink, sizeof sink) : recv(c->fd, sink, sizeof sink, 0);
+        if (n > 0) continue;
+        if (c->ssl) {
+            int e = SSL_get_error(c->ssl, (int)n);
+            if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+                c->sock_readable = false;
+            else
+                c->peer_eof = true;
+        } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+            c->peer_eof = true;
+        } else if (errno != EINTR) {
+            c->sock_readable = false;
+        }
+    }
+    if (c->peer_eof) c->dying = true;
+}
+
+static void start_linger(rx_http_conn *c)
+{
+    c->lingering = true;
+    if (c->ssl) {
+        ERR_clear_error();
+        SSL_shutdown(c->ssl); /* close_notify, best effort */
+    }
+    shutdown(c->fd, SHUT_WR);
+    rx_http__phase(c, RX_CONN_CLOSING);
+    if (c->peer_eof) c->dying = true;
+}
+
+/* --- parsing --- */
+
+static void parse_input(rx_http_conn *c)
+{
+    while (!c->req && !c->close_after && !c->dying && c->in_off < c->in_len) {
+        if (c->phase == RX_CONN_WAITING) rx_http__phase(c, RX_CONN_HEADERS);
+        size_t used = 0;
+        rx_parse_event ev =
+            rx_http__parse_feed(&c->parse, c->in + c->in_off, c->in_len - c->in_off, &used);
+        c->in_off += used;
+        switch (ev) {
+        case RX_PARSE_MORE:
+            break;
+        case RX_PARSE_HEAD:
+            if (c->parse.expect_continue)
+                evbuffer_add(c->out, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+            rx_http__phase(c, RX_CONN_BODY);
+            continue;
+        case RX_PARSE_DONE:
+            rx_http__dispatch(c); /* may answer at once, and so make room for the next */
+            continue;
+        case RX_PARSE_ERROR:
+            rx_http__refuse(c, c->parse.status, c->parse.why, c->parse.http_minor);
+            return;
+        }
+        break;
+    }
+    if (c->in_off == c->in_len) c->in_off = c->in_len = 0;
+}
+
+/* --- the drive --- */
+
+static bool handshake(rx_http_conn *c)
+{
+    ERR_clear_error();
+    int r = SSL_do_handshake(c->ssl);
+    if (r == 1) {
+        c->handshaken = true;
+        return true;
+    }
+    int e = SSL_get_error(c->ssl, r);
+    if (e == SSL_ERROR_WANT_READ)
+        c->sock_readable = false;
+    else if (e == SSL_ERROR_WANT_WRITE)
+        c->sock_writable = false;
+    else { /* not TLS, a bad certificate, or gone: OpenSSL has queued its alert, if any */
+        SSL_free(c->ssl);
+        c->ssl = NULL;
+        c->handshaken = true;
+        c->close_after = c->refused = true; /* linger, so the alert is not lost to a reset */
+        rx_http__phase(c, RX_CONN_CLOSING);
+    }
+    return false;
+}
+
+static void conn_drive(rx_http_conn *c)
+{
+    if (c->in_drive) {
+        c->again = true;
+        return;
+    }
+    c->in_drive = true;
+    do {
+        c->again = false;
+        if (!c->handshaken && !handshake(c)) {
+            if (c->close_after) c->again = true;
+            continue;
+        }
+        flush(c);
+        if (c->dying) break;
+        if (c->lingering) {
+            linger(c);
+            break;
+        }
+        if (evbuffer_get_length(c->out) == 0 && c->close_after && !c->req) {
+            /* linger only where unread bytes could turn our close into a reset that destroys
+             * the answer: a refused request, or input after the last request */
+            if (c->refused || c->in_off < c->in_len || c->sock_readable) {
+                start_linger(c);
+                c->again = !c->dying;
+                continue;
+            }
+            c->dying = true;
+            break;
+        }
+        read_input(c);
+        /* a client that leaves (or half-closes) while its request is held counts as gone */
+        if (c->req && (c->peer_eof || c->rdhup)) {
+            rx_http_req *r = c->req;
+            c->req = NULL;
+            rx_http__req_lost(r);
+            c->dying = true;
+            break;
+        }
+        size_t before = c->in_len - c->in_off;
+        parse_input(c);
+        if (c->dying) break;
+        if (!c->req && c->peer_eof && evbuffer_get_length(c->out) == 0) {
+            c->dying = true; /* nothing left to answer for a client that has gone */
+            break;
+        }
+        /* the parser made room in a full buffer: there may be more to read */
+        if (before >= IN_CHUNK && c->sock_readable) c->again = true;
+        if (evbuffer_get_length(c->out) > 0 && c->sock_writable) c->again = true;
+    } while (c->again && !c->dying);
+    c->in_drive = false;
+    if (c->dying) conn_destroy(c);
+}
+
+static void io_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    rx_http_conn *c = arg;
+    if (what & EV_READ) c->sock_readable = true;
+    if (what & EV_WRITE) c->sock_writable = true;
+    if (what & EV_CLOSED) {
+        c->sock_readable = true; /* the end of the stream is there to be read */
+        c->rdhup = true;
+    }
+    conn_drive(c);
+}
+
+void rx_http__conn_kick(rx_http_conn *c)
+{
+    conn_drive(c);
+}
+
+void rx_http__conn_close(rx_http_conn *c)
+{
+    if (c->in_drive)
+        c->dying = true;
+    else
+        conn_destroy(c);
 }
 
 void rx_http__close_all(rx_http_server *s)
 {
-    while (s->conns) {
-        rx_http_conn *c = s->conns;
-        struct evhttp_connection *evcon = c->evcon;
-        rx_http__conn_close(c, BEV_EVENT_EOF);
-        /* not expected: evhttp kept it; freeing it runs our close callback all the same */
-        if (s->conns == c) evhttp_connection_free(evcon);
-    }
+    while (s->conns)
+        rx_http__conn_close(s->conns);
 }

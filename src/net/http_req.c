@@ -1,118 +1,76 @@
-/* One request as the handler sees it: evhttp's request callback builds the wrapper (method,
- * decoded path, query, body, peer) and hands it to the handler; the accessors read it; and when
- * the client goes away first, the wrapper is marked dead and takes over evhttp's request so
- * that every borrowed pointer stays valid until the owner finishes it. */
+/* One request as the handler sees it: dispatch builds the wrapper (method, decoded path,
+ * query, headers, body, peer) around the parsed message, which the wrapper owns, so every
+ * borrowed pointer stays valid until the owner finishes the request, even when the client has
+ * gone and its connection is freed meanwhile. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/http.h> /* evhttp_uridecode: libevent's percent-decoding */
+
 #include "net/internal.h"
 
-static const char *method_name(enum evhttp_cmd_type t)
+/* The decoded path (and the raw query) of the request target; 400 when the target does not
+ * parse or its path would decode to a NUL byte (a C string cannot hold it, and a truncated
+ * path is a classic way past a prefix check), 503 when out of memory. */
+static int split_target(rx_http_req *r, bool is_connect)
 {
-    switch (t) {
-    case EVHTTP_REQ_GET:
-        return "GET";
-    case EVHTTP_REQ_POST:
-        return "POST";
-    case EVHTTP_REQ_HEAD:
-        return "HEAD";
-    case EVHTTP_REQ_PUT:
-        return "PUT";
-    case EVHTTP_REQ_DELETE:
-        return "DELETE";
-    case EVHTTP_REQ_OPTIONS:
-        return "OPTIONS";
-    case EVHTTP_REQ_TRACE:
-        return "TRACE";
-    case EVHTTP_REQ_CONNECT:
-        return "CONNECT";
-    case EVHTTP_REQ_PATCH:
-        return "PATCH";
+    char *url = r->msg.buf + r->msg.url;
+    size_t len = strlen(url);
+    struct http_parser_url u;
+    http_parser_url_init(&u);
+    if (http_parser_parse_url(url, len, is_connect, &u) != 0) return 400;
+    if (u.field_set & (1 << UF_FRAGMENT)) url[u.field_data[UF_FRAGMENT].off - 1] = '\0';
+    if (u.field_set & (1 << UF_QUERY)) {
+        r->query = url + u.field_data[UF_QUERY].off;
+        url[u.field_data[UF_QUERY].off + u.field_data[UF_QUERY].len] = '\0';
     }
-    return "UNKNOWN";
-}
-
-/* The decoded path in *out; 400 when it would decode to a NUL byte (a C string cannot hold it,
- * and a truncated path is a classic way past a prefix check), 503 when out of memory. */
-static int decoded_path(struct evhttp_request *ereq, char **out)
-{
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ereq);
-    const char *raw = uri ? evhttp_uri_get_path(uri) : NULL;
-    if (!raw || !*raw) raw = "/";
+    char raw[2] = "/";
+    const char *path = raw;
+    char *owned = NULL;
+    if ((u.field_set & (1 << UF_PATH)) && u.field_data[UF_PATH].len > 0) {
+        owned = strndup(url + u.field_data[UF_PATH].off, u.field_data[UF_PATH].len);
+        if (!owned) return 503;
+        path = owned;
+    }
     size_t n = 0;
-    char *path = evhttp_uridecode(raw, 0, &n);
-    if (!path) return 503;
-    if (strlen(path) != n) {
-        free(path);
-        return 400;
-    }
-    *out = path;
+    r->path = evhttp_uridecode(path, 0, &n);
+    free(owned);
+    if (!r->path) return 503;
+    if (strlen(r->path) != n) return 400;
     return 0;
 }
 
-static void format_peer(struct evhttp_connection *evcon, char *out, size_t cap)
+void rx_http__dispatch(rx_http_conn *c)
 {
-    char *addr = NULL;
-    ev_uint16_t port = 0;
-    evhttp_connection_get_peer(evcon, &addr, &port);
-    if (!addr) addr = "?";
-    snprintf(out, cap, strchr(addr, ':') ? "[%s]:%u" : "%s:%u", addr, (unsigned)port);
-}
-
-/* The wrapper for ereq in *out, or the HTTP status to refuse it with. */
-static int make_req(rx_http_server *s, rx_http_conn *c, struct evhttp_request *ereq,
-                    rx_http_req **out)
-{
+    rx_http_server *s = c->srv;
     rx_http_req *r = calloc(1, sizeof *r);
-    if (!r) return 503;
-    int refuse = decoded_path(ereq, &r->path);
-    struct evbuffer *in = evhttp_request_get_input_buffer(ereq);
-    r->body_len = evbuffer_get_length(in);
-    r->body = r->body_len ? (const char *)evbuffer_pullup(in, -1) : "";
-    if (!refuse && !r->body) refuse = 503; /* no memory for a contiguous copy */
-    if (refuse) {
-        free(r->path);
-        free(r);
-        return refuse;
+    if (!r) {
+        rx_http_msg m;
+        rx_http__parse_take(&c->parse, &m);
+        rx_http__msg_free(&m);
+        rx_http__refuse(c, 503, "out of memory", 1);
+        return;
     }
+    const rx_http_parse *p = &c->parse;
     r->srv = s;
-    r->conn = c;
-    r->ereq = ereq;
-    r->method = method_name(evhttp_request_get_command(ereq));
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ereq);
-    r->query = uri ? evhttp_uri_get_query(uri) : NULL;
-    format_peer(c->evcon, r->peer, sizeof r->peer);
-    *out = r;
-    return 0;
-}
-
-static void on_response_done(struct evhttp_request *ereq, void *arg)
-{
-    (void)ereq;
-    rx_http_conn *c = arg;
-    c->served_one = true;
-    rx_http__phase(c, RX_CONN_WAITING);
-}
-
-void rx_http__dispatch(struct evhttp_request *ereq, void *arg)
-{
-    rx_http_server *s = arg;
-    rx_http_conn *c = rx_http__conn_of(s, evhttp_request_get_connection(ereq));
-    if (!c || c->reject) { /* a connection we could not track (out of memory at accept) */
-        evhttp_send_error(ereq, 503, "Service Unavailable");
-        return;
-    }
-    rx_http_req *r = NULL;
-    int refuse = make_req(s, c, ereq, &r);
+    r->method = http_method_str((enum http_method)p->method);
+    r->head = p->method == HTTP_HEAD;
+    r->http_minor = p->http_minor;
+    r->keep_alive = p->keep_alive;
+    int minor = p->http_minor;
+    rx_http__parse_take(&c->parse, &r->msg);
+    memcpy(r->peer, c->peer, sizeof r->peer);
+    int refuse = split_target(r, false);
     if (refuse) {
-        evhttp_send_error(ereq, refuse, NULL);
+        rx_http__req_free(r);
+        rx_http__refuse(c, refuse, refuse == 400 ? "malformed request target" : "out of memory",
+                        minor);
         return;
     }
+    r->conn = c;
     c->req = r;
     rx_http__phase(c, RX_CONN_HANDLER);
-    evhttp_request_set_on_complete_cb(ereq, on_response_done, c);
-    rx_http__watch_start(c);
     s->handler(r, s->user); /* may finish r before returning */
 }
 
@@ -161,29 +119,25 @@ void rx_http__req_lost(rx_http_req *r)
 {
     r->dead = true;
     r->conn = NULL;
-    /* from now on evhttp must not free it (it may still list it while it frees the
-     * connection, in evhttp_free): the owner's finish does */
-    evhttp_request_own(r->ereq);
-    /* never call the owner from inside evhttp's teardown (or from inside its own write that
-     * failed): it could finish r while evhttp still walks its lists */
+    /* never call the owner from inside the connection's teardown: it could finish r while the
+     * connection is half gone */
     late_close(r);
 }
 
-/* Unhooks r from its connection and from the late-close list; the caller then frees it. */
 void rx_http__req_detach(rx_http_req *r)
 {
     late_unlink(r);
     rx_http_conn *c = r->conn;
     if (c) {
-        rx_http__watch_stop(c);
         c->req = NULL;
-        rx_http__phase(c, RX_CONN_RESPONDING);
         r->conn = NULL;
     }
 }
 
 void rx_http__req_free(rx_http_req *r)
 {
+    rx_http__msg_free(&r->msg);
+    if (r->hdrs) evbuffer_free(r->hdrs);
     free(r->path);
     free(r);
 }
@@ -207,13 +161,13 @@ const char *rx_http_query(const rx_http_req *r)
 
 const char *rx_http_header(const rx_http_req *r, const char *name)
 {
-    return evhttp_find_header(evhttp_request_get_input_headers(r->ereq), name);
+    return rx_http__msg_header(&r->msg, name);
 }
 
 const char *rx_http_body(const rx_http_req *r, size_t *len)
 {
-    if (len) *len = r->body_len;
-    return r->body;
+    if (len) *len = r->msg.body_len;
+    return r->msg.buf ? r->msg.buf + r->msg.body : "";
 }
 
 const char *rx_http_peer(const rx_http_req *r)

@@ -1,66 +1,45 @@
-/* Answering a request: response headers, a whole response, or a chunked stream (SSE). Each
- * finishing call (rx_http_respond, rx_http_stream_end) frees the wrapper; on a request whose
- * client has gone, writes do nothing and finishing only frees what the wrapper holds. */
-#include <stdlib.h>
-
-#include <event2/util.h>
+/* Answering a request: response headers, a whole response, or a chunked stream (SSE). The
+ * bytes go to the connection's output buffer and are written at once (one write for a whole
+ * response). Each finishing call (rx_http_respond, rx_http_stream_end) frees the wrapper; on a
+ * request whose client has gone, writes do nothing and finishing only frees what it holds. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
 
 #include "net/internal.h"
 
-/* evhttp 2.1 knows the RFC 2616 phrases only; these are the ones an API server sends. */
-static const char *reason(int status)
+const char *rx_http__reason(int status)
 {
     switch (status) {
-    case 200:
-        return "OK";
-    case 201:
-        return "Created";
-    case 202:
-        return "Accepted";
-    case 204:
-        return "No Content";
-    case 301:
-        return "Moved Permanently";
-    case 302:
-        return "Found";
-    case 304:
-        return "Not Modified";
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 408:
-        return "Request Timeout";
-    case 409:
-        return "Conflict";
-    case 413:
-        return "Content Too Large";
-    case 415:
-        return "Unsupported Media Type";
-    case 422:
-        return "Unprocessable Content";
-    case 429:
-        return "Too Many Requests";
-    case 431:
-        return "Request Header Fields Too Large";
-    case 500:
-        return "Internal Server Error";
-    case 501:
-        return "Not Implemented";
-    case 502:
-        return "Bad Gateway";
-    case 503:
-        return "Service Unavailable";
-    case 504:
-        return "Gateway Timeout";
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 413: return "Content Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 499: return "Client Closed Request";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
     }
-    return NULL; /* evhttp's own table, or "Unknown Status Code" */
+    return "Unknown";
 }
 
 static int valid_status(int status)
@@ -73,33 +52,70 @@ static bool writable(const rx_http_req *r)
     return !r->dead && r->conn;
 }
 
+/* "Date: ...\r\n", formatted once a second (strftime per response shows in profiles). */
+static const char *date_line(rx_http_server *s)
+{
+    time_t now = time(NULL);
+    if (now != s->date_sec) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(s->date, sizeof s->date, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+        s->date_sec = now;
+    }
+    return s->date;
+}
+
+static bool has_crlf(const char *s)
+{
+    return strpbrk(s, "\r\n") != NULL;
+}
+
 void rx_http_add_header(rx_http_req *r, const char *name, const char *value)
 {
-    if (!writable(r) || r->started) return;
-    /* evhttp refuses names and values that would split the header (CR/LF) */
-    evhttp_add_header(evhttp_request_get_output_headers(r->ereq), name, value);
+    if (!writable(r) || r->started || !name || !value) return;
+    /* a name or value with CR/LF would split the header: response splitting */
+    if (!*name || has_crlf(name) || strchr(name, ':') || has_crlf(value)) return;
+    if (!r->hdrs && !(r->hdrs = evbuffer_new())) return;
+    evbuffer_add_printf(r->hdrs, "%s: %s\r\n", name, value);
 }
 
-static void set_headers(rx_http_req *r, const char *content_type)
+/* The status line and the headers every answer carries; framing is the caller's. */
+static void head_out(rx_http_req *r, struct evbuffer *out, int status, const char *content_type)
 {
-    struct evkeyvalq *h = evhttp_request_get_output_headers(r->ereq);
-    if (content_type) {
-        evhttp_remove_header(h, "Content-Type");
-        evhttp_add_header(h, "Content-Type", content_type);
-    }
+    rx_http_server *s = r->srv;
+    evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", status, rx_http__reason(status));
+    evbuffer_add(out, date_line(s), strlen(s->date));
+    if (content_type && !has_crlf(content_type))
+        evbuffer_add_printf(out, "Content-Type: %s\r\n", content_type);
+    if (r->hdrs) evbuffer_add_buffer(out, r->hdrs);
+}
+
+/* Whether the connection closes after this answer, and the Connection header that says so. */
+static void connection_out(rx_http_req *r, struct evbuffer *out, bool must_close)
+{
+    rx_http_conn *c = r->conn;
     /* a draining server answers what is asked on open connections, then closes them, so
      * clients move elsewhere before the final stop cuts them off */
-    if (r->srv->draining) {
-        evhttp_remove_header(h, "Connection");
-        evhttp_add_header(h, "Connection", "close");
+    if (must_close || !r->keep_alive || r->srv->draining) {
+        c->close_after = true;
+        evbuffer_add(out, "Connection: close\r\n", 19);
+    } else if (r->http_minor == 0) {
+        evbuffer_add(out, "Connection: keep-alive\r\n", 24);
     }
 }
 
-/* The last step of every finish: a dead request's evhttp record is ours to free. */
+/* The end of every answer: the wrapper goes, the connection moves on to the next request. */
 static void finish(rx_http_req *r)
 {
-    if (r->dead) evhttp_request_free(r->ereq);
+    rx_http_conn *c = r->conn;
+    rx_http__req_detach(r);
+    if (c) {
+        rx_http__parse_recycle(&c->parse, &r->msg);
+        c->served_one = true;
+        if (!c->close_after) rx_http__phase(c, RX_CONN_WAITING);
+    }
     rx_http__req_free(r);
+    if (c) rx_http__conn_kick(c); /* may free c */
 }
 
 void rx_http_respond(rx_http_req *r, int status, const char *content_type, const char *body,
@@ -110,36 +126,17 @@ void rx_http_respond(rx_http_req *r, int status, const char *content_type, const
         rx_http_stream_end(r);
         return;
     }
-    if (!writable(r)) {
-        rx_http__req_detach(r);
-        finish(r);
-        return;
+    if (writable(r)) {
+        status = valid_status(status);
+        struct evbuffer *out = r->conn->out;
+        head_out(r, out, status, content_type);
+        connection_out(r, out, false);
+        bool no_body = status < 200 || status == 204 || status == 304;
+        if (!no_body) evbuffer_add_printf(out, "Content-Length: %zu\r\n", len);
+        evbuffer_add(out, "\r\n", 2);
+        if (!no_body && !r->head && len && body) evbuffer_add(out, body, len);
     }
-    status = valid_status(status);
-    struct evhttp_request *ereq = r->ereq;
-    struct evbuffer *buf = r->srv->scratch;
-    set_headers(r, content_type);
-    if (len && body && evbuffer_add(buf, body, len) != 0) {
-        status = 500;
-        evbuffer_drain(buf, evbuffer_get_length(buf));
-    }
-    /* detach first: sending may complete synchronously and start the next request */
-    rx_http__req_detach(r);
-    rx_http__req_free(r);
-    evhttp_send_reply(ereq, status, reason(status), buf);
-    evbuffer_drain(buf, evbuffer_get_length(buf)); /* left over only when evhttp dropped it */
-}
-
-/* evhttp 2.1 frames a streamed answer to an HTTP/1.0 keep-alive client with
- * "Content-Length: 0"; such a stream can only end with the connection. Forgetting the
- * client's "Connection: keep-alive" does that, and changes nothing for HTTP/1.1, where
- * keep-alive is the default and chunked encoding the framing. */
-static void stream_framing(rx_http_req *r)
-{
-    struct evkeyvalq *in = evhttp_request_get_input_headers(r->ereq);
-    const char *conn = evhttp_find_header(in, "Connection");
-    if (conn && evutil_ascii_strcasecmp(conn, "keep-alive") == 0)
-        evhttp_remove_header(in, "Connection");
+    finish(r);
 }
 
 void rx_http_stream_start(rx_http_req *r, int status, const char *content_type)
@@ -148,31 +145,56 @@ void rx_http_stream_start(rx_http_req *r, int status, const char *content_type)
     r->started = true;
     if (!writable(r)) return;
     status = valid_status(status);
-    set_headers(r, content_type);
-    stream_framing(r);
-    evhttp_send_reply_start(r->ereq, status, reason(status));
+    struct evbuffer *out = r->conn->out;
+    head_out(r, out, status, content_type);
+    /* HTTP/1.1 frames the stream in chunks; an HTTP/1.0 client has no chunked encoding, so its
+     * stream is ended by the close */
+    r->chunked = r->http_minor == 1 && !r->head;
+    connection_out(r, out, r->http_minor == 0);
+    if (r->chunked) evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
+    evbuffer_add(out, "\r\n", 2);
+    rx_http__conn_kick(r->conn);
 }
 
 void rx_http_stream_write(rx_http_req *r, const char *data, size_t len)
 {
     if (!r->started) rx_http_stream_start(r, 200, NULL);
-    if (!writable(r) || !len) return;
-    struct evbuffer *buf = r->srv->scratch;
-    if (evbuffer_add(buf, data, len) == 0)
-        evhttp_send_reply_chunk(r->ereq, buf); /* queued on the socket now, sent this turn */
-    evbuffer_drain(buf, evbuffer_get_length(buf));
+    if (!writable(r) || !len || r->head) return;
+    struct evbuffer *out = r->conn->out;
+    if (r->chunked) {
+        evbuffer_add_printf(out, "%zx\r\n", len);
+        evbuffer_add(out, data, len);
+        evbuffer_add(out, "\r\n", 2);
+    } else {
+        evbuffer_add(out, data, len);
+    }
+    rx_http__conn_kick(r->conn); /* sent now, unbuffered */
 }
 
 void rx_http_stream_end(rx_http_req *r)
 {
     if (!r->started) rx_http_stream_start(r, 200, NULL);
-    if (!writable(r)) {
-        rx_http__req_detach(r);
-        finish(r);
-        return;
-    }
-    struct evhttp_request *ereq = r->ereq;
-    rx_http__req_detach(r);
-    rx_http__req_free(r);
-    evhttp_send_reply_end(ereq);
+    if (writable(r) && r->chunked) evbuffer_add(r->conn->out, "0\r\n\r\n", 5);
+    finish(r);
+}
+
+void rx_http__refuse(rx_http_conn *c, int status, const char *why, int http_minor)
+{
+    (void)http_minor;
+    char body[256];
+    int n = snprintf(body, sizeof body,
+                     "{\"error\":{\"message\":\"%s\",\"type\":\"invalid_request_error\","
+                     "\"code\":%d}}",
+                     why ? why : rx_http__reason(status), status);
+    if (n < 0 || (size_t)n >= sizeof body) n = 0;
+    rx_http_server *s = c->srv;
+    evbuffer_add_printf(c->out, "HTTP/1.1 %d %s\r\n", status, rx_http__reason(status));
+    evbuffer_add(c->out, date_line(s), strlen(s->date));
+    evbuffer_add_printf(c->out,
+                        "Content-Type: application/json\r\nContent-Length: %d\r\n"
+                        "Connection: close\r\n\r\n",
+                        n);
+    evbuffer_add(c->out, body, (size_t)n);
+    c->close_after = c->refused = true;
+    rx_http__phase(c, RX_CONN_CLOSING);
 }

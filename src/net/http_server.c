@@ -1,15 +1,17 @@
-/* The HTTP server object: configuration defaults and checks, the event base and evhttp set up
- * with our limits, binding, running and stopping the loop, and tearing everything down.
- * Connection tracking lives in http_conn.c, requests in http_req.c, TLS in tls.c.
+/* The HTTP server object: configuration defaults and checks, the event base, the listening
+ * socket, running and stopping the loop, and tearing everything down. Connections live in
+ * http_conn.c, requests in http_req.c, answers in http_respond.c, TLS in tls.c.
  *
- * What clients see at the limits (evhttp 2.1 decides the first two):
- *  - headers or request line over max_header_bytes, or malformed: 400 and close (evhttp 2.1
- *    reports every header error alike, so not the 431 the public header promises);
- *  - body over max_body_bytes: 413 and close, after reading the declared length (lingering);
+ * What clients see at the limits:
+ *  - request line and headers over max_header_bytes: 431 and close;
+ *  - malformed request: 400 (505 for an HTTP version other than 1.0 and 1.1, 501 for a method
+ *    we do not serve) and close;
+ *  - body over max_body_bytes: 413 and close (at once when Content-Length declares it, after
+ *    which the rest of the body is read and dropped for a while: lingering close);
  *  - a deadline missed (header, body, idle; see http_deadline.c): close, no response;
  *  - past max_connections: the new connection is closed before any byte is read;
  *  - a response the client does not read: closed once writes stall for the longest of the
- *    three timeouts plus 1 s (evhttp's own timeout, kept as a backstop). */
+ *    three timeouts plus 1 s. */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -17,7 +19,9 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 
-#include <event2/listener.h>
+#include <netdb.h>
+#include <stdio.h>
+
 #include <event2/thread.h>
 
 #include "net/internal.h"
@@ -33,7 +37,7 @@ static void init_evthread(void)
 }
 
 /* A write to a socket the peer has closed raises SIGPIPE, whose default action kills the
- * process; libevent writes with writev, which cannot ask for MSG_NOSIGNAL. A handler the
+ * process; responses go out with writev (evbuffer_write), which cannot ask for MSG_NOSIGNAL. A handler the
  * program installed itself is left alone. */
 static void ignore_sigpipe(void)
 {
@@ -86,62 +90,31 @@ static void stop_cb(evutil_socket_t fd, short what, void *arg);
 static void unlisten_cb(evutil_socket_t fd, short what, void *arg);
 static void accept_retry_cb(evutil_socket_t fd, short what, void *arg);
 
-/* evhttp with our limits. Its own read/write timeout is a backstop only: the per-phase
- * deadlines of http_deadline.c fire first for reads; for a client that stops reading a
- * response, it bounds how long a write may make no progress. */
-static rx_status setup_evhttp(rx_http_server *s)
-{
-    s->http = evhttp_new(s->base);
-    if (!s->http) return rx_error(RX_ERR_NOMEM, "http: evhttp_new failed");
-    evhttp_set_max_headers_size(s->http, (ev_ssize_t)s->cfg.max_header_bytes);
-    evhttp_set_max_body_size(s->http, (ev_ssize_t)s->cfg.max_body_bytes);
-    long long backstop_ms = s->cfg.header_timeout_ms;
-    if (s->cfg.body_timeout_ms > backstop_ms) backstop_ms = s->cfg.body_timeout_ms;
-    if (s->cfg.idle_timeout_ms > backstop_ms) backstop_ms = s->cfg.idle_timeout_ms;
-    backstop_ms += 1000;
-    struct timeval tv = {backstop_ms / 1000, (backstop_ms % 1000) * 1000};
-    evhttp_set_timeout_tv(s->http, &tv);
-    evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-                                            EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-                                            EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
-    evhttp_set_default_content_type(s->http, NULL);
-    /* Read (and drop) an oversized body up to its declared length before answering 413, so a
-     * client that sends before it reads sees the 413 instead of a reset. The body deadline
-     * still bounds how long that takes. */
-    evhttp_set_flags(s->http, EVHTTP_SERVER_LINGERING_CLOSE);
-    evhttp_set_bevcb(s->http, rx_http__new_bev, s);
-    evhttp_set_gencb(s->http, rx_http__dispatch, s);
-    return RX_OK;
-}
-
 static rx_status setup_events(rx_http_server *s)
 {
-    s->adopt_ev = event_new(s->base, -1, 0, rx_http__adopt_cb, s);
     s->late_close_ev = event_new(s->base, -1, 0, rx_http__late_close_cb, s);
     s->post_ev = event_new(s->base, -1, 0, rx_http__post_cb, s);
     s->stop_ev = event_new(s->base, -1, 0, stop_cb, s);
     s->unlisten_ev = event_new(s->base, -1, 0, unlisten_cb, s);
     s->accept_retry_ev = event_new(s->base, -1, EV_PERSIST, accept_retry_cb, s);
-    s->scratch = evbuffer_new();
-    if (!s->adopt_ev || !s->late_close_ev || !s->post_ev || !s->stop_ev || !s->unlisten_ev ||
-        !s->accept_retry_ev || !s->scratch)
+    if (!s->late_close_ev || !s->post_ev || !s->stop_ev || !s->unlisten_ev || !s->accept_retry_ev)
         return rx_error(RX_ERR_NOMEM, "http: cannot allocate loop events");
     return RX_OK;
 }
 
 /* accept() failed for a reason other than "try again": out of file descriptors (EMFILE,
  * ENFILE) or kernel memory. The listening socket stays readable, so libevent would call accept
- * in a tight loop; pause it instead. Only the listener reaches us here (its user data is the
- * evhttp), so the server resumes it: when one of its connections closes, and on a 1 s tick. */
-static void on_accept_error(struct evconnlistener *lev, void *http)
+ * in a tight loop; pause it instead, and resume when one of our connections closes, and on a
+ * 1 s tick. */
+static void on_accept_error(struct evconnlistener *lev, void *srv)
 {
-    (void)http;
+    (void)srv;
     evconnlistener_disable(lev);
 }
 
 void rx_http__resume_accepting(rx_http_server *s)
 {
-    if (s->bound) evconnlistener_enable(evhttp_bound_socket_get_listener(s->bound));
+    if (s->listener) evconnlistener_enable(s->listener);
 }
 
 static void accept_retry_cb(evutil_socket_t fd, short what, void *arg)
@@ -152,17 +125,33 @@ static void accept_retry_cb(evutil_socket_t fd, short what, void *arg)
 
 static rx_status bind_listener(rx_http_server *s)
 {
-    s->bound = evhttp_bind_socket_with_handle(s->http, s->cfg.host, (ev_uint16_t)s->cfg.port);
-    if (!s->bound)
+    char port[16];
+    snprintf(port, sizeof port, "%d", s->cfg.port);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *ai = NULL;
+    int gai = getaddrinfo(s->cfg.host, port, &hints, &ai);
+    if (gai != 0)
         return rx_error(RX_ERR_IO, "http: cannot listen on %s:%d: %s", s->cfg.host, s->cfg.port,
-                        strerror(errno));
-    evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(s->bound), on_accept_error);
+                        gai_strerror(gai));
+    int err = 0;
+    for (struct addrinfo *a = ai; a && !s->listener; a = a->ai_next) {
+        s->listener = evconnlistener_new_bind(
+            s->base, rx_http__accept, s, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+            1024, a->ai_addr, (int)a->ai_addrlen);
+        if (!s->listener) err = errno;
+    }
+    freeaddrinfo(ai);
+    if (!s->listener)
+        return rx_error(RX_ERR_IO, "http: cannot listen on %s:%d: %s", s->cfg.host, s->cfg.port,
+                        strerror(err));
+    evconnlistener_set_error_cb(s->listener, on_accept_error);
     struct timeval tick = {1, 0};
     if (event_add(s->accept_retry_ev, &tick) != 0)
         return rx_error(RX_ERR_NOMEM, "http: cannot add the accept retry timer");
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
-    evutil_socket_t fd = evhttp_bound_socket_get_fd(s->bound);
+    evutil_socket_t fd = evconnlistener_get_fd(s->listener);
     if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
         return rx_error(RX_ERR_IO, "http: getsockname on %s failed: %s", s->cfg.host,
                         strerror(errno));
@@ -199,7 +188,6 @@ rx_status rx_http_server_create(const rx_http_config *cfg, rx_http_handler handl
     if (!s->base) st = rx_error(RX_ERR_NOMEM, "http: event_base_new failed");
     if (st == RX_OK) st = setup_events(s);
     if (st == RX_OK && cfg->tls_cert) st = rx_http__tls_ctx(cfg, &s->tls);
-    if (st == RX_OK) st = setup_evhttp(s);
     if (st == RX_OK) st = bind_listener(s);
     if (st != RX_OK) {
         rx_http_server_free(s);
@@ -234,9 +222,9 @@ static void unlisten(rx_http_server *s)
 {
     s->draining = true;
     if (s->accept_retry_ev) event_del(s->accept_retry_ev);
-    if (s->bound) {
-        evhttp_del_accept_socket(s->http, s->bound);
-        s->bound = NULL;
+    if (s->listener) {
+        evconnlistener_free(s->listener);
+        s->listener = NULL;
     }
 }
 
@@ -251,7 +239,6 @@ static void stop_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd, (void)what;
     rx_http_server *s = arg;
     unlisten(s);
-    rx_http__adopt_pending(s);
     rx_http__close_all(s);
     event_base_loopexit(s->base, NULL);
 }
@@ -271,9 +258,8 @@ void rx_http_server_stop(rx_http_server *s)
 void rx_http_server_free(rx_http_server *s)
 {
     if (!s) return;
-    if (s->http) {
+    if (s->base) {
         unlisten(s);
-        rx_http__adopt_pending(s);
         rx_http__close_all(s);
     }
     /* Queued tasks still run (rx_http_post promises they will), here on the calling thread;
@@ -282,23 +268,19 @@ void rx_http_server_free(rx_http_server *s)
         rx_http__run_posted(s);
     rx_http__late_close_cb(-1, 0, s);
     rx_http__free_timers(s);
-    if (s->http) evhttp_free(s->http);
     rx_http__late_close_cb(-1, 0, s);
     while (s->post_head) { /* left by tasks queued in the last round: drop them */
         rx_http_task_node *n = s->post_head;
         s->post_head = n->next;
         free(n);
     }
-    if (s->adopt_ev) event_free(s->adopt_ev);
     if (s->late_close_ev) event_free(s->late_close_ev);
     if (s->post_ev) event_free(s->post_ev);
     if (s->stop_ev) event_free(s->stop_ev);
     if (s->unlisten_ev) event_free(s->unlisten_ev);
     if (s->accept_retry_ev) event_free(s->accept_retry_ev);
-    if (s->scratch) evbuffer_free(s->scratch);
     if (s->tls) SSL_CTX_free(s->tls);
     if (s->base) event_base_free(s->base);
-    free(s->by_fd);
     pthread_mutex_destroy(&s->post_mu);
     free(s);
 }

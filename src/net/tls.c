@@ -1,13 +1,10 @@
 /* TLS for the server: an OpenSSL SSL_CTX from PEM files (certificate chain, key, optional
- * client CA for mTLS) and one server-side bufferevent_openssl per accepted connection. A
- * failed handshake is an ordinary bufferevent error, which evhttp turns into a closed
- * connection; nothing here can bring the server down. */
+ * client CA for mTLS). Each accepted connection gets its own SSL on the socket (http_conn.c);
+ * a failed handshake closes that connection and nothing else. */
 #include <stdio.h>
 
 #include <openssl/err.h>
 #include <openssl/x509.h>
-
-#include <event2/bufferevent_ssl.h>
 
 #include "net/internal.h"
 
@@ -66,6 +63,9 @@ rx_status rx_http__tls_ctx(const rx_http_config *cfg, SSL_CTX **out)
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     /* client-initiated renegotiation is a cheap way to make a server burn CPU */
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    /* writes hand OpenSSL the front of an output buffer that may move and grow between a
+     * write that would block and its retry */
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     rx_status st = load_identity(ctx, cfg);
     if (st == RX_OK && cfg->tls_client_ca) st = load_client_ca(ctx, cfg->tls_client_ca);
     if (st != RX_OK) {
@@ -74,20 +74,4 @@ rx_status rx_http__tls_ctx(const rx_http_config *cfg, SSL_CTX **out)
     }
     *out = ctx;
     return RX_OK;
-}
-
-/* A bufferevent that will run the server side of the handshake once evhttp gives it the
- * accepted socket (it calls bufferevent_setfd). NULL on failure. */
-struct bufferevent *rx_http__tls_bev(rx_http_server *s)
-{
-    SSL *ssl = SSL_new(s->tls);
-    if (!ssl) return NULL;
-    /* BEV_OPT_CLOSE_ON_FREE: freeing the bufferevent frees ssl and closes the socket,
-     * including when this call itself fails */
-    struct bufferevent *bev = bufferevent_openssl_socket_new(
-        s->base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-    if (!bev) return NULL;
-    /* a client that closes without close_notify is the norm, not an error worth reporting */
-    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-    return bev;
 }
