@@ -293,18 +293,35 @@ static rx_status copy_matrices(rx_model *m)
     char *dst = (char *)(((uintptr_t)map + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
     (void)madvise(dst, total, MADV_HUGEPAGE); /* a hint: without huge pages the copy still works */
     const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    const void *embd_src = m->tok_embd.data;
     for (size_t k = 0; k < n; k++) {
         rx_weight *w = matrix_at(m, k);
         const size_t bytes = matrix_bytes(w);
         const uintptr_t src = (uintptr_t)w->data;
-        memcpy(dst, w->data, bytes);
-        /* only whole pages inside this matrix: its neighbours may still be read from the file */
+        /* Q4_0 in eights of rows is stored grouped (kernels.h): the same bytes, arranged so
+         * the kernel meets eight rows' codes in one load and needs no shuffles per block */
+        if (w->type == RX_TYPE_Q4_0 && w->rows % RX_REPACK_ROWS == 0) {
+            rx_q4_0x8_pack(w->data, dst, w->rows, w->cols);
+            w->q4_0x8 = true;
+        } else {
+            memcpy(dst, w->data, bytes);
+        }
+        /* only whole pages inside this matrix: its neighbours may still be read from the file;
+         * and not the token embeddings' rows, which a tied output's lookups read from there */
         uintptr_t lo = (src + page - 1) & ~(page - 1), hi = (src + bytes) & ~(page - 1);
-        if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+        if (hi > lo && (const void *)src != embd_src)
+            (void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
         w->data = dst;
         dst += (bytes + COPY_ALIGN - 1) & ~(size_t)(COPY_ALIGN - 1);
     }
-    if (m->hp.tied_output) m->tok_embd.data = m->output.data;
+    /* tied: the lookups read the copy, unless it was regrouped (then the file's rows) */
+    if (m->hp.tied_output) {
+        m->tok_embd = m->output;
+        if (m->output.q4_0x8) {
+            m->tok_embd.data = embd_src;
+            m->tok_embd.q4_0x8 = false;
+        }
+    }
     (void)mprotect(map, map_bytes, PROT_READ); /* the model is immutable from here on */
     return RX_OK;
 }

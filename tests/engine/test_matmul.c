@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/kernels/internal.h"
 #include "engine/matmul.h"
 
 /* The matmul computes with dequantized weights and quantized activations; against a double
@@ -50,7 +51,7 @@ static void check_one(const rx_kernel_set *ks, rx_threadpool *tp, rx_type type, 
     size_t scratch_size = rx_matmul_scratch_size(ks, type, cols, n_tokens);
     void *scratch = malloc(scratch_size + 1);
     float *y = aligned_alloc(64, ((sizeof(float) * rows * n_tokens) + 63) & ~(size_t)63);
-    rx_matrix m = {type, w, rows, cols};
+    rx_matrix m = {type, w, rows, cols, false};
     assert_int_equal(rx_matmul(ks, tp, &m, x, n_tokens, y, (char *)scratch + 1, scratch_size),
                      RX_OK);
     for (int64_t t = 0; t < n_tokens; t++) {
@@ -121,7 +122,7 @@ static float *run_matmul(const rx_kernel_set *ks, rx_type type, int64_t rows, in
     size_t scratch_size = rx_matmul_scratch_size(ks, type, cols, n_tokens);
     void *scratch = malloc(scratch_size + 1);
     float *y = aligned_alloc(64, ((sizeof(float) * rows * n_tokens) + 63) & ~(size_t)63);
-    rx_matrix m = {type, w, rows, cols};
+    rx_matrix m = {type, w, rows, cols, false};
     assert_int_equal(rx_matmul(ks, NULL, &m, x, n_tokens, y, scratch, scratch_size), RX_OK);
     if (act_out) {
         rx_type vt = ks->type[type].vec_dot_type;
@@ -245,19 +246,99 @@ static void test_sets_agree(void **state)
     }
 }
 
+/* Q4_0 in the grouped layout (the model's copy) gives the plain layout's results bit for bit:
+ * every kernel set, one and two threads, row counts that split into 8-row groups unevenly
+ * across threads, and token counts on both sides of every tile size. */
+static void test_grouped_q4_0(void **state)
+{
+    (void)state;
+    static const int64_t rows[] = {8, 24, 40, 264};
+    static const int64_t tokens[] = {1, 2, 3, 4, 5, 17, 64, 70};
+    const rx_kernel_set *sets[] = {rx_kernels_ref(), rx_kernels_avx2()};
+    for (int n_threads = 1; n_threads <= 2; n_threads++) {
+        rx_threadpool *tp;
+        assert_int_equal(rx_threadpool_create(n_threads, &tp), RX_OK);
+        for (int si = 0; si < 2; si++) {
+            const rx_kernel_set *ks = sets[si];
+            if (!ks) continue;
+            for (size_t ri = 0; ri < sizeof rows / sizeof *rows; ri++) {
+                const int64_t nr = rows[ri], cols = ri % 2 ? 2048 : 96;
+                const size_t wbytes = rx_row_size(RX_TYPE_Q4_0, cols) * (size_t)nr;
+                float *wf = malloc(sizeof(float) * nr * cols);
+                for (int64_t i = 0; i < nr * cols; i++)
+                    wf[i] = gaussian();
+                void *plain = malloc(wbytes), *grouped = malloc(wbytes);
+                rx_quantize_rows(RX_TYPE_Q4_0, wf, plain, nr, cols);
+                rx_q4_0x8_pack(plain, grouped, nr, cols);
+                for (size_t ti = 0; ti < sizeof tokens / sizeof *tokens; ti++) {
+                    const int64_t nt = tokens[ti];
+                    float *x = malloc(sizeof(float) * nt * cols);
+                    for (int64_t i = 0; i < nt * cols; i++)
+                        x[i] = gaussian();
+                    size_t ss = rx_matmul_scratch_size(ks, RX_TYPE_Q4_0, cols, nt);
+                    void *scratch = malloc(ss);
+                    float *y0 = malloc(sizeof(float) * nr * nt), *y1 = malloc(sizeof(float) * nr * nt);
+                    rx_matrix a = {RX_TYPE_Q4_0, plain, nr, cols, false};
+                    rx_matrix b = {RX_TYPE_Q4_0, grouped, nr, cols, true};
+                    assert_int_equal(rx_matmul(ks, tp, &a, x, nt, y0, scratch, ss), RX_OK);
+                    assert_int_equal(rx_matmul(ks, tp, &b, x, nt, y1, scratch, ss), RX_OK);
+                    if (memcmp(y0, y1, sizeof(float) * nr * nt) != 0)
+                        fail_msg("%s grouped Q4_0 %lldx%lld x %lld tokens, %d threads differs",
+                                 ks->name, (long long)nr, (long long)cols, (long long)nt,
+                                 n_threads);
+                    free(x), free(scratch), free(y0), free(y1);
+                }
+                free(wf), free(plain), free(grouped);
+            }
+        }
+        rx_threadpool_destroy(tp);
+    }
+#ifndef RX_FORCE_REF
+    /* the AVX2 kernel too where the table holds the VNNI one (and the reverse is covered above) */
+    if (rx_kernels_avx2() && rx_kernels__cpu_has_avx_vnni()) {
+        const int64_t cols = 256, nr = 16;
+        float *wf = malloc(sizeof(float) * nr * cols), *x = malloc(sizeof(float) * 64 * cols);
+        for (int64_t i = 0; i < nr * cols; i++)
+            wf[i] = gaussian();
+        for (int64_t i = 0; i < 64 * cols; i++)
+            x[i] = gaussian();
+        void *plain = malloc(rx_row_size(RX_TYPE_Q4_0, cols) * nr), *grouped = malloc(rx_row_size(RX_TYPE_Q4_0, cols) * nr);
+        void *act = malloc(rx_row_size(RX_TYPE_Q8_0, cols) * 64);
+        rx_quantize_rows(RX_TYPE_Q4_0, wf, plain, nr, cols);
+        rx_q4_0x8_pack(plain, grouped, nr, cols);
+        rx_quantize_rows(RX_TYPE_Q8_0, x, act, 64, cols);
+        const size_t ws = rx_row_size(RX_TYPE_Q4_0, cols), as = rx_row_size(RX_TYPE_Q8_0, cols);
+        for (int nt = 1; nt <= 64; nt += nt < 5 ? 1 : 29) {
+            for (int rr = 8; rr <= 16; rr += 8) {
+                float y0[16 * 64], y1[16 * 64], y2[16 * 64];
+                rx_kernels__grouped_q4_0_ref(cols, y0, 16, grouped, ws, act, as, rr, nt);
+                rx_kernels__grouped_q4_0_avx2(cols, y1, 16, grouped, ws, act, as, rr, nt);
+                rx_kernels__grouped_q4_0_vnni(cols, y2, 16, grouped, ws, act, as, rr, nt);
+                for (int t = 0; t < nt; t++)
+                    for (int r = 0; r < rr; r++)
+                        if (y0[t * 16 + r] != y1[t * 16 + r] || y0[t * 16 + r] != y2[t * 16 + r])
+                            fail_msg("grouped kernels differ at %d rows %d tokens [%d,%d]", rr,
+                                     nt, t, r);
+            }
+        }
+        free(wf), free(x), free(plain), free(grouped), free(act);
+    }
+#endif
+}
+
 static void test_errors(void **state)
 {
     (void)state;
     const rx_kernel_set *ks = rx_kernels_ref();
     float x[64] = {0}, y[4];
     uint8_t w[4 * 34] = {0}, scratch[256];
-    rx_matrix bad_type = {RX_TYPE_Q2_K, w, 1, 256};
+    rx_matrix bad_type = {RX_TYPE_Q2_K, w, 1, 256, false};
     assert_int_equal(rx_matmul(ks, NULL, &bad_type, x, 1, y, scratch, sizeof scratch),
                      RX_ERR_UNSUPPORTED);
-    rx_matrix bad_cols = {RX_TYPE_Q8_0, w, 1, 33};
+    rx_matrix bad_cols = {RX_TYPE_Q8_0, w, 1, 33, false};
     assert_int_equal(rx_matmul(ks, NULL, &bad_cols, x, 1, y, scratch, sizeof scratch),
                      RX_ERR_INVALID_ARG);
-    rx_matrix ok = {RX_TYPE_Q8_0, w, 4, 32};
+    rx_matrix ok = {RX_TYPE_Q8_0, w, 4, 32, false};
     assert_int_equal(rx_matmul(ks, NULL, &ok, x, 1, y, scratch, 8), RX_ERR_INVALID_ARG);
     assert_int_equal(rx_matmul(ks, NULL, &ok, x, 1, y, scratch, sizeof scratch), RX_OK);
     assert_int_equal(rx_matmul_scratch_size(ks, RX_TYPE_F32, 64, 3), 0);
@@ -269,6 +350,7 @@ int main(void)
         cmocka_unit_test(test_all_types),       cmocka_unit_test(test_parallel_conversion),
         cmocka_unit_test(test_schedule_choice), cmocka_unit_test(test_q4_0_schedule_choice),
         cmocka_unit_test(test_sets_agree),      cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_grouped_q4_0),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -36,7 +36,8 @@ static const rx_kernel_set ref_set = {
                               .from_float = rx_kernels__q4_0_quantize_ref,
                               .vec_dot = rx_kernels__dot_q4_0_q8_0_ref,
                               .repack_tile = rx_kernels__repack_q4_0_ref,
-                              .wide_tiles = true},
+                              .wide_tiles = true,
+                              .grouped_tile = rx_kernels__grouped_q4_0_ref},
             [RX_TYPE_Q5_0] = {.vec_dot_type = RX_TYPE_Q8_0,
                               .to_float = rx_kernels__q5_0_to_float_ref,
                               .from_float = rx_kernels__q5_0_quantize_ref,
@@ -81,6 +82,16 @@ static bool cpu_has_avx2_fma_f16c(void)
     if ((xcr0_lo & 6) != 6) return false;
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
     return (b & (1u << 5)) != 0; /* AVX2 */
+}
+#endif
+
+#if !defined(RX_FORCE_REF) && defined(__x86_64__)
+/* AVX-VNNI: cpuid leaf 7 sub-leaf 1, EAX bit 4 (the VEX-encoded vpdpbusd on 256-bit vectors). */
+bool rx_kernels__cpu_has_avx_vnni(void)
+{
+    unsigned a, b, c, d;
+    if (!cpu_has_avx2_fma_f16c() || !__get_cpuid_count(7, 1, &a, &b, &c, &d)) return false;
+    return (a & (1u << 4)) != 0;
 }
 #endif
 

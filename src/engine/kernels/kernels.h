@@ -56,12 +56,30 @@ typedef struct {
     /* The type's tiles (tile, gemm_tile, repack_tile) take up to RX_TILE_MAX_TOKENS tokens per
      * call, not just RX_TILE_TOKENS: they decode each weight block once for all of them. */
     bool wide_tiles;
+    /* repack_tile's order over weights stored in the grouped layout (RX_Q4_0X8 below, Q4_0
+     * only); nr a multiple of RX_REPACK_ROWS, at most RX_REPACK_TILE_ROWS; up to
+     * RX_TILE_MAX_TOKENS tokens. ws is still the plain row size: a group of 8 rows takes the
+     * bytes of 8 plain rows, so row r (a multiple of 8) starts where it would in the plain
+     * layout. NULL: no such path. */
+    rx_tile_fn grouped_tile;
 } rx_type_kernels;
 
 /* Rows llama.cpp interleaves per repacked block (block_q4_0x8). */
 #define RX_REPACK_ROWS 8
 /* Most rows per repack_tile call: two groups, which share each token's activation setup. */
 #define RX_REPACK_TILE_ROWS (2 * RX_REPACK_ROWS)
+/* Q4_0 grouped by 8 rows ("q4_0x8"), the layout the model stores Q4_0 matrices in when their
+ * rows come in eights: block i of rows 8g..8g+7 is RX_Q4_0X8_BLOCK bytes at
+ * group_start + i * RX_Q4_0X8_BLOCK, first the 8 rows' fp16 scales in row order, then for
+ * k = 0..3 32 bytes whose bytes 4j..4j+3 are row j's qs[4k..4k+3]. So one 32-bit broadcast of
+ * activation elements 4k..4k+3 (low nibbles) or 16+4k.. (high nibbles) meets all 8 rows'
+ * matching codes in one vector, and each row's block sum lands in its own 32-bit lane with no
+ * horizontal adds. Same numbers, so the same results, as the plain layout. */
+#define RX_Q4_0X8_BLOCK (RX_REPACK_ROWS * 18)
+/* Rewrites rows x cols Q4_0 (rows a multiple of 8) from the plain layout into q4_0x8. */
+void rx_q4_0x8_pack(const void *restrict plain, void *restrict grouped, int64_t rows,
+                    int64_t cols);
+
 /* Most tokens per tile call where wide_tiles is set. */
 #define RX_TILE_MAX_TOKENS 64
 

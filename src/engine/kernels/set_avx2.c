@@ -1,9 +1,11 @@
 /* The AVX2+FMA+F16C kernel table. Kept in an *_avx2.c file so `make ref` (RX_FORCE_REF) drops
  * it with the kernels it points to; reached only through rx_kernels_avx2(), after the CPU
  * check. Where AVX2 brings nothing (file quantizers, rare conversions) it reuses ref. */
+#include <pthread.h>
+
 #include "engine/kernels/internal.h"
 
-static const rx_kernel_set avx2_set = {
+static rx_kernel_set avx2_set = {
     .name = "avx2",
     .type =
         {
@@ -18,7 +20,8 @@ static const rx_kernel_set avx2_set = {
                               rx_kernels__tile_bf16_avx2, rx_kernels__gemm_bf16_avx2},
             [RX_TYPE_Q4_0] = {RX_TYPE_Q8_0, rx_kernels__q4_0_to_float_ref,
                               rx_kernels__q4_0_quantize_ref, rx_kernels__dot_q4_0_q8_0_avx2,
-                              rx_kernels__tile_q4_0_avx2, NULL, rx_kernels__repack_q4_0_avx2, true},
+                              rx_kernels__tile_q4_0_avx2, NULL, rx_kernels__repack_q4_0_avx2, true,
+                              rx_kernels__grouped_q4_0_avx2},
             [RX_TYPE_Q5_0] = {RX_TYPE_Q8_0, rx_kernels__q5_0_to_float_ref,
                               rx_kernels__q5_0_quantize_ref, rx_kernels__dot_q5_0_q8_0_avx2,
                               rx_kernels__tile_q5_0_avx2, NULL, NULL, true},
@@ -38,7 +41,19 @@ static const rx_kernel_set avx2_set = {
     .exp_sum = rx_kernels__exp_sum_avx2,
 };
 
+static pthread_once_t vnni_once = PTHREAD_ONCE_INIT;
+
+/* Where the CPU has AVX-VNNI, the grouped Q4_0 tile uses it (same integer sums, same results). */
+static void take_vnni(void)
+{
+    if (rx_kernels__cpu_has_avx_vnni()) {
+        avx2_set.type[RX_TYPE_Q4_0].grouped_tile = rx_kernels__grouped_q4_0_vnni;
+        avx2_set.name = "avx2+vnni";
+    }
+}
+
 const rx_kernel_set *rx_kernels__avx2_table(void)
 {
+    pthread_once(&vnni_once, take_vnni);
     return &avx2_set;
 }
