@@ -179,8 +179,7 @@ static rx_http_resp_state state_of(rx_http_resp *r)
     return RX_HTTP_RESP_MORE;
 }
 
-rx_http_resp_state rx_http_resp__feed(rx_http_resp *r, const char *data, size_t len,
-                                      size_t *used)
+rx_http_resp_state rx_http_resp__feed(rx_http_resp *r, const char *data, size_t len, size_t *used)
 {
     *used = 0;
     rx_http_resp_state s = state_of(r);

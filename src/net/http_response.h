@@ -39,9 +39,9 @@ typedef struct {
     int status;           /* of the final head; 0 before it */
     bool head_only;       /* answer to HEAD: no body whatever the headers say */
     bool head_done, done, keep_alive, stopped;
-    bool interim;                   /* reading a 1xx head, which is dropped */
-    bool in_value, field_cut;       /* header callbacks: where the last one left off */
-    bool value_cut, name_open;      /* (see header_field / header_value in the .c) */
+    bool interim;              /* reading a 1xx head, which is dropped */
+    bool in_value, field_cut;  /* header callbacks: where the last one left off */
+    bool value_cut, name_open; /* (see header_field / header_value in the .c) */
     char error[128];
 } rx_http_resp;
 
@@ -51,8 +51,7 @@ void rx_http_resp__init(rx_http_resp *r, const rx_http_resp_cb *cb, void *user);
 void rx_http_resp__start(rx_http_resp *r, bool head_only);
 /* Reads data[0..len); *used: how many bytes belong to the response (less than len only when it
  * is DONE, STOPPED or ERROR there). */
-rx_http_resp_state rx_http_resp__feed(rx_http_resp *r, const char *data, size_t len,
-                                      size_t *used);
+rx_http_resp_state rx_http_resp__feed(rx_http_resp *r, const char *data, size_t len, size_t *used);
 /* The peer closed: DONE for a body that runs until close, else ERROR (cut short). */
 rx_http_resp_state rx_http_resp__eof(rx_http_resp *r);
 /* A header of the final head by name (case-insensitive; the first of repeated ones), or NULL
