@@ -17,8 +17,8 @@ static bool has_crlf(const char *s)
 static bool is_token(const char *s)
 {
     if (!*s) return false;
-    for (; *s; s++)
-        if (*s <= ' ' || *s >= 127 || strchr("\"(),/:;<=>?@[\\]{}", *s)) return false;
+    for (const unsigned char *u = (const unsigned char *)s; *u; u++)
+        if (*u <= ' ' || *u >= 127 || strchr("\"(),/:;<=>?@[\\]{}", *u)) return false;
     return true;
 }
 

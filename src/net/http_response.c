@@ -38,6 +38,14 @@ static int append(rx_http_resp *r, const char *data, size_t len)
     return 0;
 }
 
+/* Header bytes: stored NUL-terminated, so a NUL inside (http-parser lets it through in values)
+ * is refused rather than cutting the pair short. */
+static int append_header(rx_http_resp *r, const char *data, size_t len)
+{
+    if (memchr(data, 0, len)) return fail(r, "a NUL byte in a header");
+    return append(r, data, len);
+}
+
 /* Ends the pair being stored: a name without a value callback had an empty value (http-parser
  * reports none), and a value loses its trailing blanks. */
 static int close_pair(rx_http_resp *r)
@@ -74,7 +82,7 @@ static int header_field(http_parser *hp, const char *at, size_t len)
         r->name_open = true;
     }
     r->field_cut = at + len == r->feed_end;
-    return append(r, at, len);
+    return append_header(r, at, len);
 }
 
 /* Likewise for values; a value piece that does not continue a cut one comes from a folded line
@@ -91,7 +99,7 @@ static int header_value(http_parser *hp, const char *at, size_t len)
         if (append(r, " ", 1) != 0) return -1;
     }
     r->value_cut = at + len == r->feed_end;
-    return append(r, at, len);
+    return append_header(r, at, len);
 }
 
 static int headers_complete(http_parser *hp)
