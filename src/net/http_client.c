@@ -150,6 +150,8 @@ static const struct timeval *timeout_tv(rx_http_pool *p, int i, int ms)
 rx_status rx_http_pool_create(rx_http_server *loop, const char *host, int port,
                               const rx_http_pool_config *cfg, rx_http_pool **out)
 {
+    if (strlen(host) >= sizeof((rx_http_pool *)0)->host)
+        return rx_error(RX_ERR_INVALID_ARG, "upstream host %.64s...: over 255 bytes", host);
     rx_http_pool *p = calloc(1, sizeof *p);
     if (!p) return rx_error(RX_ERR_NOMEM, "no memory for an upstream pool");
     p->base = rx_http_server_event_base(loop);
@@ -161,16 +163,12 @@ rx_status rx_http_pool_create(rx_http_server *loop, const char *host, int port,
     if (p->cfg.idle_timeout_ms <= 0) p->cfg.idle_timeout_ms = 30000;
     if (p->cfg.max_connections <= 0) p->cfg.max_connections = 256;
     const bool v6 = strchr(p->host, ':') && p->host[0] != '[';
-    int n = snprintf(p->host_line, sizeof p->host_line, "Host: %s%s%s:%d\r\n", v6 ? "[" : "",
-                     p->host, v6 ? "]" : "", p->port);
-    p->host_line_len = n > 0 && (size_t)n < sizeof p->host_line ? (size_t)n : 0;
+    /* fits: a 255-byte host, brackets, a port */
+    p->host_line_len = (size_t)snprintf(p->host_line, sizeof p->host_line, "Host: %s%s%s:%d\r\n",
+                                        v6 ? "[" : "", p->host, v6 ? "]" : "", p->port);
     p->connect_tv = timeout_tv(p, 0, p->cfg.connect_timeout_ms);
     p->first_byte_tv = timeout_tv(p, 1, p->cfg.first_byte_timeout_ms);
     p->idle_tv = timeout_tv(p, 2, p->cfg.idle_timeout_ms);
-    if (!p->host_line_len) {
-        free(p);
-        return rx_error(RX_ERR_INVALID_ARG, "upstream host %.64s...: too long", host);
-    }
     /* blocking, once; a host that does not resolve yet is tried again at each connection */
     if (rx_http_client__resolve(p) != RX_OK) p->addr_len = 0;
     *out = p;

@@ -403,7 +403,9 @@ static void test_chunked_streams(void **state)
     call(&r);
     assert_int_equal(r.result, RX_OK);
     assert_string_equal(r.got, "hello world");
-    assert_true(atomic_load(&r.n_chunks) >= 3); /* "hel", "lo", " wo", "rld" as they came */
+    /* as they came: at least one before the rest was sent ("hel", "lo", " wo", "rld" when the
+     * reads catch every write) */
+    assert_true(atomic_load(&r.n_chunks) >= 2);
     /* and the connection is reused after a chunked body */
     init_rec(&r, f, "GET", "/s");
     call(&r);
