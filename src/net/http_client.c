@@ -1,73 +1,19 @@
-/* HTTP client calls on the server's loop (see reflex/http_client.h). Each call holds one
- * evhttp_connection of its origin's pool for its whole life; finished connections go back to
- * the pool's idle list for keep-alive reuse.
- *
- * Cancelling: libevent 2.1 has no safe way to stop a request in flight without its done callback
- * possibly running later with our pointer, so a cancelled or timed-out call is detached at once
- * (its callbacks become no-ops, on_done(CANCELLED) runs), and its connection, with the request
- * on it, is freed from a zero-delay event, outside any libevent callback of that connection;
- * evhttp_connection_free drops queued requests without calling them back. */
-#include "reflex/http_client.h"
-
-#include <event2/buffer.h>
-#include <event2/event.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
-#include <stdbool.h>
+/* HTTP client calls on the server's loop (see reflex/http_client.h): pools, the life of a call
+ * over its pool's connections (http_client_conn.c) and the messages of its failures. A call
+ * holds one connection while in flight; when its answer ended cleanly and the server keeps the
+ * connection alive, the connection goes back to the pool's idle list, else it is closed. A call
+ * ends exactly once: on_done runs, the call is freed, and nothing calls back after. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct idle_conn {
-    struct evhttp_connection *conn;
-    struct idle_conn *next;
-} idle_conn;
+#include <event2/event.h>
 
-struct rx_http_pool {
-    struct event_base *base; /* borrowed from the server */
-    char host[256];
-    int port;
-    rx_http_pool_config cfg;
-    idle_conn *idle; /* owned */
-    int n_idle, n_busy;
-    rx_http_call *calls; /* in flight, for rx_http_pool_free */
-};
+#include "net/http_client_internal.h"
 
-struct rx_http_call {
-    rx_http_pool *pool;
-    rx_http_call *prev, *next;
-    struct evhttp_connection *conn; /* owned while in flight */
-    struct evhttp_request *req;     /* owned by conn */
-    struct event *first_byte;       /* owned */
-    rx_http_call_cb cb;
-    void *user;
-    bool got_head, finished;
-    bool starting, failed_at_start; /* inside evhttp_make_request */
-    /* A kept-alive connection the server closed while it sat idle (cpp-httplib, behind
-     * llama-server, closes after a few requests) fails before any byte of the answer: the
-     * request never reached the server, so it is sent once more on a fresh connection. That
-     * needs its own copy of the request. */
-    bool reused, resent;
-    enum evhttp_cmd_type type;
-    char *path, *body; /* owned */
-    size_t body_len;
-    char **headers; /* owned: name, value pairs */
-    int n_headers;
-};
+typedef rx_http_client_conn conn;
 
-#define RX_MAX_IDLE 32
-
-static void free_copy(rx_http_call *c)
-{
-    free(c->path);
-    free(c->body);
-    for (int i = 0; i < c->n_headers; i++)
-        free(c->headers[i]);
-    free(c->headers);
-    c->path = c->body = NULL;
-    c->headers = NULL;
-    c->n_headers = 0;
-}
+/* --- calls --- */
 
 static void unlink_call(rx_http_call *c)
 {
@@ -80,168 +26,132 @@ static void unlink_call(rx_http_call *c)
     c->prev = c->next = NULL;
 }
 
-/* Frees a connection (and any request on it, without callbacks) and optionally a detached call
- * whose pointer that request still holds, from the loop, outside that connection's callbacks. */
-typedef struct {
-    struct evhttp_connection *conn;
-    rx_http_call *call;
-} doomed;
-
-static void free_conn_later_cb(evutil_socket_t fd, short what, void *arg)
+static void attach(rx_http_call *c, conn *k)
 {
-    (void)fd;
-    (void)what;
-    doomed *d = arg;
-    evhttp_connection_free(d->conn);
-    if (d->call) free_copy(d->call);
-    free(d->call);
-    free(d);
+    c->conn = k;
+    k->call = c;
+    k->out_off = 0;
+    k->n_in = 0;
+    rx_http_resp__start(&k->resp, c->head_only);
+    c->pool->n_busy++;
+    evtimer_add(k->timer, k->connecting ? c->pool->connect_tv : c->pool->first_byte_tv);
 }
 
-static void free_conn_later(rx_http_pool *p, struct evhttp_connection *conn, rx_http_call *call)
+static void detach(rx_http_call *c, conn *k)
 {
-    doomed *d = malloc(sizeof *d);
-    if (d) {
-        d->conn = conn;
-        d->call = call;
-        if (event_base_once(p->base, -1, EV_TIMEOUT, free_conn_later_cb, d, NULL) == 0) return;
-        free(d);
-    }
-    /* no memory for the event: free now, as a last resort */
-    evhttp_connection_free(conn);
-    if (call) free_copy(call);
-    free(call);
+    c->conn = NULL;
+    k->call = NULL;
+    c->pool->n_busy--;
+    evtimer_del(k->timer);
 }
 
-static void give_back(rx_http_pool *p, struct evhttp_connection *conn, bool reusable)
+/* Ends a detached call once: it reports and is freed. */
+static void end_call(rx_http_call *c, rx_status s, const char *message)
 {
-    p->n_busy--;
-    if (!reusable || p->n_idle >= RX_MAX_IDLE) {
-        free_conn_later(p, conn, NULL);
-        return;
-    }
-    idle_conn *ic = malloc(sizeof *ic);
-    if (!ic) {
-        free_conn_later(p, conn, NULL);
-        return;
-    }
-    ic->conn = conn;
-    ic->next = p->idle;
-    p->idle = ic;
-    p->n_idle++;
-}
-
-/* Ends a call once: stops its timer, unlinks it, reports. Frees it unless keep (a detached call
- * is freed with its connection). */
-static void end_call(rx_http_call *c, rx_status s, const char *message, bool keep)
-{
-    if (c->finished) return;
     c->finished = true;
-    if (c->first_byte) event_free(c->first_byte);
-    c->first_byte = NULL;
     unlink_call(c);
     if (c->cb.on_done) c->cb.on_done(c, s, message, c->user);
-    if (!keep) {
-        free_copy(c);
-        free(c);
+    free(c);
+}
+
+static void describe(char *msg, size_t cap, const conn *k, rx_http_client_failure f, int err)
+{
+    const rx_http_pool *p = k->pool;
+    const bool head = k->resp.head_done;
+    const char *mid = head ? "connection lost mid-response" : "connection failed or reset";
+    switch (f) {
+    case RX_HTTP_CLIENT_CONNECT:
+        snprintf(msg, cap, "%s:%d: connection failed or reset (connect: %s)", p->host, p->port,
+                 strerror(err));
+        break;
+    case RX_HTTP_CLIENT_CONNECT_TIMEOUT:
+        snprintf(msg, cap, "%s:%d: connection failed or reset (connect timed out after %d ms)",
+                 p->host, p->port, p->cfg.connect_timeout_ms);
+        break;
+    case RX_HTTP_CLIENT_SEND:
+        snprintf(msg, cap, "%s:%d: %s (sending the request: %s)", p->host, p->port, mid,
+                 strerror(err));
+        break;
+    case RX_HTTP_CLIENT_RECV:
+        snprintf(msg, cap, "%s:%d: %s (%s%s)", p->host, p->port, mid, strerror(err),
+                 head ? "" : ", before the response head");
+        break;
+    case RX_HTTP_CLIENT_EOF:
+        snprintf(msg, cap, "%s:%d: %s (closed by the server %s)", p->host, p->port, mid,
+                 head ? "before the end of the body" : "before the response head");
+        break;
+    case RX_HTTP_CLIENT_FIRST_BYTE:
+        snprintf(msg, cap, "%s:%d: no response within %d ms", p->host, p->port,
+                 p->cfg.first_byte_timeout_ms);
+        break;
+    case RX_HTTP_CLIENT_IDLE:
+        snprintf(msg, cap, "%s:%d: connection lost mid-response (nothing for %d ms)", p->host,
+                 p->port, p->cfg.idle_timeout_ms);
+        break;
+    case RX_HTTP_CLIENT_MALFORMED:
+        snprintf(msg, cap, "%s:%d: malformed response%s: %s", p->host, p->port, head ? " body" : "",
+                 k->resp.error);
+        break;
     }
 }
 
 static rx_status resend(rx_http_call *c);
 
-/* libevent's done callback: req is NULL on failure. */
-static void on_request_done(struct evhttp_request *req, void *arg)
+/* The call goes out again once when the server had dropped a kept-alive connection before
+ * answering (see `resent`). */
+void rx_http_client__fail(conn *k, rx_http_client_failure f, int err)
 {
-    rx_http_call *c = arg;
-    if (c->finished) return; /* detached: freed with its connection */
-    if (c->starting) {
-        /* a synchronous connect failure: rx_http_call_start cleans up and reports it */
-        c->failed_at_start = true;
-        return;
+    rx_http_call *c = k->call;
+    char msg[512];
+    describe(msg, sizeof msg, k, f, err);
+    const bool stale =
+        k->served && k->n_in == 0 && !c->resent &&
+        (f == RX_HTTP_CLIENT_SEND || f == RX_HTTP_CLIENT_RECV || f == RX_HTTP_CLIENT_EOF);
+    detach(c, k);
+    rx_http_client__close(k);
+    if (stale) {
+        c->resent = true;
+        if (resend(c) == RX_OK) return;
+        snprintf(msg, sizeof msg, "%s", rx_last_error());
     }
-    rx_http_pool *p = c->pool;
-    struct evhttp_connection *conn = c->conn;
-    c->conn = NULL;
-    c->req = NULL;
-    if (!req || evhttp_request_get_response_code(req) == 0) {
-        give_back(p, conn, false);
-        if (!c->got_head && c->reused && !c->resent) {
-            c->resent = true;
-            if (resend(c) == RX_OK) return;
-        }
-        char msg[400];
-        snprintf(msg, sizeof msg, "%s:%d: %s", p->host, p->port,
-                 c->got_head ? "connection lost mid-response" : "connection failed or reset");
-        end_call(c, RX_ERR_IO, msg, false);
-        return;
-    }
-    /* a body delivered without chunks (Content-Length) still goes through on_chunk */
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    size_t n = evbuffer_get_length(in);
-    if (!c->got_head) {
-        c->got_head = true;
-        if (c->first_byte) event_del(c->first_byte);
-        if (c->cb.on_head) c->cb.on_head(c, evhttp_request_get_response_code(req), c->user);
-    }
-    if (n && c->cb.on_chunk && !c->finished) {
-        const char *data = (const char *)evbuffer_pullup(in, -1);
-        c->cb.on_chunk(c, data, n, c->user);
-        evbuffer_drain(in, n);
-    }
-    give_back(p, conn, true);
-    end_call(c, RX_OK, "", false);
+    end_call(c, RX_ERR_IO, msg);
 }
 
-static int on_header(struct evhttp_request *req, void *arg)
+void rx_http_client__complete(conn *k, bool reusable)
 {
-    rx_http_call *c = arg;
-    if (c->finished) return -1;
-    c->req = req;
-    c->got_head = true;
-    if (c->first_byte) event_del(c->first_byte);
-    if (c->cb.on_head) c->cb.on_head(c, evhttp_request_get_response_code(req), c->user);
-    return 0;
+    rx_http_call *c = k->call;
+    rx_http_pool *p = k->pool;
+    detach(c, k);
+    k->served = true;
+    rx_http_client__release(p, k, reusable);
+    end_call(c, RX_OK, "");
 }
 
-static void on_chunk(struct evhttp_request *req, void *arg)
+static rx_status resend(rx_http_call *c)
 {
-    rx_http_call *c = arg;
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    size_t n = evbuffer_get_length(in);
-    if (n && c->cb.on_chunk && !c->finished)
-        c->cb.on_chunk(c, (const char *)evbuffer_pullup(in, -1), n, c->user);
-    evbuffer_drain(in, n);
+    conn *k;
+    rx_status s = rx_http_client__open(c->pool, &k);
+    if (s != RX_OK) return s;
+    attach(c, k);
+    return RX_OK;
 }
 
-/* Detaches a call: it reports now, and no libevent callback reaches it again (they see
- * `finished`); it is freed together with its connection, later. */
-static void abort_call(rx_http_call *c, rx_status s, const char *message)
-{
-    if (c->finished) return;
-    rx_http_pool *p = c->pool;
-    struct evhttp_connection *conn = c->conn;
-    c->conn = NULL;
-    end_call(c, s, message, conn != NULL);
-    if (conn) {
-        p->n_busy--;
-        free_conn_later(p, conn, c);
-    }
-}
+/* --- the API --- */
 
-static void on_first_byte_timeout(evutil_socket_t fd, short what, void *arg)
+static void cancel_with(rx_http_call *c, const char *why);
+
+static const struct timeval *timeout_tv(rx_http_pool *p, int i, int ms)
 {
-    (void)fd;
-    (void)what;
-    rx_http_call *c = arg;
-    char msg[400];
-    snprintf(msg, sizeof msg, "%s:%d: no response within %d ms", c->pool->host, c->pool->port,
-             c->pool->cfg.first_byte_timeout_ms);
-    abort_call(c, RX_ERR_IO, msg);
+    p->plain[i] = (struct timeval){ms / 1000, (ms % 1000) * 1000};
+    const struct timeval *t = event_base_init_common_timeout(p->base, &p->plain[i]);
+    return t ? t : &p->plain[i];
 }
 
 rx_status rx_http_pool_create(rx_http_server *loop, const char *host, int port,
                               const rx_http_pool_config *cfg, rx_http_pool **out)
 {
+    if (strlen(host) >= sizeof((rx_http_pool *)0)->host)
+        return rx_error(RX_ERR_INVALID_ARG, "upstream host %.64s...: over 255 bytes", host);
     rx_http_pool *p = calloc(1, sizeof *p);
     if (!p) return rx_error(RX_ERR_NOMEM, "no memory for an upstream pool");
     p->base = rx_http_server_event_base(loop);
@@ -252,6 +162,15 @@ rx_status rx_http_pool_create(rx_http_server *loop, const char *host, int port,
     if (p->cfg.first_byte_timeout_ms <= 0) p->cfg.first_byte_timeout_ms = 30000;
     if (p->cfg.idle_timeout_ms <= 0) p->cfg.idle_timeout_ms = 30000;
     if (p->cfg.max_connections <= 0) p->cfg.max_connections = 256;
+    const bool v6 = strchr(p->host, ':') && p->host[0] != '[';
+    /* fits: a 255-byte host, brackets, a port */
+    p->host_line_len = (size_t)snprintf(p->host_line, sizeof p->host_line, "Host: %s%s%s:%d\r\n",
+                                        v6 ? "[" : "", p->host, v6 ? "]" : "", p->port);
+    p->connect_tv = timeout_tv(p, 0, p->cfg.connect_timeout_ms);
+    p->first_byte_tv = timeout_tv(p, 1, p->cfg.first_byte_timeout_ms);
+    p->idle_tv = timeout_tv(p, 2, p->cfg.idle_timeout_ms);
+    /* blocking, once; a host that does not resolve yet is tried again at each connection */
+    if (rx_http_client__resolve(p) != RX_OK) p->addr_len = 0;
     *out = p;
     return RX_OK;
 }
@@ -260,100 +179,13 @@ void rx_http_pool_free(rx_http_pool *p)
 {
     if (!p) return;
     while (p->calls)
-        abort_call(p->calls, RX_ERR_CANCELLED, "the pool is closing");
-    for (idle_conn *ic = p->idle, *next; ic; ic = next) {
-        next = ic->next;
-        free_conn_later(p, ic->conn, NULL);
-        free(ic);
+        cancel_with(p->calls, "the pool is closing");
+    while (p->idle) {
+        conn *k = p->idle;
+        rx_http_client__idle_remove(p, k);
+        rx_http_client__close(k);
     }
     free(p);
-}
-
-static struct evhttp_connection *new_conn(rx_http_pool *p)
-{
-    struct evhttp_connection *conn =
-        evhttp_connection_base_new(p->base, NULL, p->host, (ev_uint16_t)p->port);
-    if (!conn) return NULL;
-    evhttp_connection_set_retries(conn, 0);
-    struct timeval tv = {p->cfg.idle_timeout_ms / 1000, (p->cfg.idle_timeout_ms % 1000) * 1000};
-    evhttp_connection_set_timeout_tv(conn, &tv);
-    return conn;
-}
-
-static struct evhttp_connection *take_conn(rx_http_pool *p, bool *reused)
-{
-    *reused = p->idle != NULL;
-    if (p->idle) {
-        idle_conn *ic = p->idle;
-        struct evhttp_connection *conn = ic->conn;
-        p->idle = ic->next;
-        p->n_idle--;
-        free(ic);
-        return conn;
-    }
-    return new_conn(p);
-}
-
-/* Sends c's request on c->conn. RX_OK, or an error with nothing left to call back (the caller
- * drops the connection). */
-static rx_status send_request(rx_http_call *c)
-{
-    rx_http_pool *p = c->pool;
-    struct evhttp_request *req = evhttp_request_new(on_request_done, c);
-    if (!req) return rx_error(RX_ERR_NOMEM, "no memory for a call to %s:%d", p->host, p->port);
-    c->req = req;
-    evhttp_request_set_header_cb(req, on_header);
-    evhttp_request_set_chunked_cb(req, on_chunk);
-    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    char hostport[300];
-    snprintf(hostport, sizeof hostport, "%s:%d", p->host, p->port);
-    evhttp_add_header(h, "Host", hostport);
-    for (int i = 0; i + 1 < c->n_headers; i += 2)
-        evhttp_add_header(h, c->headers[i], c->headers[i + 1]);
-    if (c->body_len) evbuffer_add(evhttp_request_get_output_buffer(req), c->body, c->body_len);
-    c->starting = true;
-    c->failed_at_start = false;
-    int rc = evhttp_make_request(c->conn, req, c->type, c->path);
-    c->starting = false;
-    if (rc != 0 || c->failed_at_start) {
-        c->req = NULL; /* libevent freed it; nothing will call back */
-        return rx_error(RX_ERR_IO, "%s:%d: could not send the request", p->host, p->port);
-    }
-    return RX_OK;
-}
-
-/* The same request on a fresh connection (see `reused`). */
-static rx_status resend(rx_http_call *c)
-{
-    rx_http_pool *p = c->pool;
-    c->conn = new_conn(p);
-    if (!c->conn) return rx_error(RX_ERR_NOMEM, "no memory for a connection");
-    p->n_busy++;
-    c->reused = false;
-    if (send_request(c) == RX_OK) return RX_OK;
-    give_back(p, c->conn, false);
-    c->conn = NULL;
-    return RX_ERR_IO;
-}
-
-static bool copy_request(rx_http_call *c, const char *path, const char *const *headers,
-                         const char *body, size_t len)
-{
-    c->path = strdup(path);
-    c->body = malloc(len ? len : 1);
-    if (!c->path || !c->body) return false;
-    if (len) memcpy(c->body, body, len);
-    c->body_len = len;
-    int n = 0;
-    while (headers && headers[n] && headers[n + 1])
-        n += 2;
-    c->headers = calloc((size_t)(n ? n : 1), sizeof *c->headers);
-    if (!c->headers) return false;
-    for (int i = 0; i < n; i++) {
-        if (!(c->headers[i] = strdup(headers[i]))) return false;
-        c->n_headers = i + 1;
-    }
-    return true;
 }
 
 rx_status rx_http_call_start(rx_http_pool *p, const char *method, const char *path,
@@ -362,47 +194,50 @@ rx_status rx_http_call_start(rx_http_pool *p, const char *method, const char *pa
 {
     if (p->n_busy >= p->cfg.max_connections)
         return rx_error(RX_ERR_FULL, "%s:%d: %d connections busy", p->host, p->port, p->n_busy);
-    rx_http_call *c = calloc(1, sizeof *c);
-    if (!c) return rx_error(RX_ERR_NOMEM, "no memory for a call");
+    rx_status s;
+    rx_http_call *c = rx_http_client__new_call(p, method, path, headers, body, len, &s);
+    if (!c) return s;
     c->pool = p;
     c->cb = *cb;
     c->user = user;
-    c->type = strcmp(method, "POST") == 0 ? EVHTTP_REQ_POST : EVHTTP_REQ_GET;
-    c->first_byte = evtimer_new(p->base, on_first_byte_timeout, c);
-    if (!c->first_byte || !copy_request(c, path, headers, body, len) ||
-        !(c->conn = take_conn(p, &c->reused))) {
-        if (c->first_byte) event_free(c->first_byte);
-        free_copy(c);
-        free(c);
-        return rx_error(RX_ERR_NOMEM, "no memory for a call to %s:%d", p->host, p->port);
-    }
-    p->n_busy++;
-    rx_status s = send_request(c);
-    if (s != RX_OK) {
-        event_free(c->first_byte);
-        p->n_busy--;
-        free_conn_later(p, c->conn, NULL);
-        free_copy(c);
+    conn *k = p->idle;
+    if (k) {
+        rx_http_client__idle_remove(p, k);
+    } else if ((s = rx_http_client__open(p, &k)) != RX_OK) {
         free(c);
         return s;
     }
+    attach(c, k);
     c->next = p->calls;
     if (p->calls) p->calls->prev = c;
     p->calls = c;
-    struct timeval tv = {p->cfg.first_byte_timeout_ms / 1000,
-                         (p->cfg.first_byte_timeout_ms % 1000) * 1000};
-    evtimer_add(c->first_byte, &tv);
+    if (!k->connecting && !k->err) {
+        /* a send that fails here is reported from the handler: no callback runs inside start */
+        k->err = rx_http_client__send(k);
+        if (k->err) event_active(k->io, EV_WRITE, 1);
+    }
     *out = c;
     return RX_OK;
 }
 
+static void cancel_with(rx_http_call *c, const char *why)
+{
+    if (!c || c->finished) return;
+    conn *k = c->conn;
+    if (k) {
+        detach(c, k);
+        rx_http_client__close(k); /* mid-answer: its state is unknown */
+    }
+    end_call(c, RX_ERR_CANCELLED, why);
+}
+
 void rx_http_call_cancel(rx_http_call *c)
 {
-    if (c && !c->finished) abort_call(c, RX_ERR_CANCELLED, "cancelled");
+    cancel_with(c, "cancelled");
 }
 
 const char *rx_http_call_header(const rx_http_call *c, const char *name)
 {
-    if (!c->req) return NULL;
-    return evhttp_find_header(evhttp_request_get_input_headers(c->req), name);
+    if (!c || !c->conn) return NULL;
+    return rx_http_resp__header(&c->conn->resp, name);
 }
