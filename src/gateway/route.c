@@ -108,6 +108,41 @@ static const gw_score scores[] = {
 };
 #define N_SCORES (int)(sizeof scores / sizeof scores[0])
 
+/* "<sep><name>=<v with two decimals>" into out (cap > 0), as snprintf would, without its
+ * float formatting: this runs for every request (x-reflex-route). Returns what snprintf would. */
+static int score_note(char *out, size_t cap, const char *sep, const char *name, double v)
+{
+    char tmp[96];
+    size_t n = 0;
+    for (const char *p = sep; *p && n < 40; p++)
+        tmp[n++] = *p;
+    for (const char *p = name; *p && n < 80; p++)
+        tmp[n++] = *p;
+    tmp[n++] = '=';
+    long long c = isfinite(v) ? llround(v * 100.0) : 0;
+    if (c < 0) {
+        tmp[n++] = '-';
+        c = -c;
+    }
+    if (c > 999999999999LL) c = 999999999999LL;
+    char digits[16];
+    int d = 0;
+    long long whole = c / 100;
+    do {
+        digits[d++] = (char)('0' + whole % 10);
+        whole /= 10;
+    } while (whole);
+    while (d)
+        tmp[n++] = digits[--d];
+    tmp[n++] = '.';
+    tmp[n++] = (char)('0' + c / 10 % 10);
+    tmp[n++] = (char)('0' + c % 10);
+    size_t k = n < cap - 1 ? n : cap - 1;
+    memcpy(out, tmp, k);
+    out[k] = '\0';
+    return (int)n;
+}
+
 static int route_pass(rx_gateway *g, const gw_route_req *r, bool fallback, char *why,
                       size_t why_cap)
 {
@@ -175,8 +210,8 @@ static int route_pass(rx_gateway *g, const gw_route_req *r, bool fallback, char 
         return best;
     }
     for (int s = 0; s < N_SCORES && w > 0 && (size_t)w < why_cap; s++)
-        w += snprintf(why + w, why_cap - (size_t)w, "%s%s=%.2f", s ? ", " : ": ", scores[s].name,
-                      best_parts[s]);
+        w += score_note(why + w, why_cap - (size_t)w, s ? ", " : ": ", scores[s].name,
+                        best_parts[s]);
     if (r->has_digest && best_parts[0] > 0 && w > 0 && (size_t)w < why_cap)
         snprintf(why + w, why_cap - (size_t)w, " (prefix cache hit)");
     return best;

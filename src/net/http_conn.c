@@ -66,7 +66,7 @@ static void conn_destroy(rx_http_conn *c)
     if (c->stall) event_free(c->stall);
     if (c->ssl) SSL_free(c->ssl);
     if (c->fd >= 0) close(c->fd);
-    if (c->out) evbuffer_free(c->out);
+    rx_bytes_free(&c->out);
     free(c->in);
     rx_http__parse_free(&c->parse);
     free(c);
@@ -99,7 +99,7 @@ void rx_http__accept(struct evconnlistener *lev, evutil_socket_t fd, struct sock
     /* streamed tokens are small writes: do not let Nagle hold one back for the previous ACK */
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    c->out = evbuffer_new();
+    rx_bytes_init(&c->out, NULL, 0);
     c->deadline = evtimer_new(s->base, rx_http__deadline_cb, c);
     c->stall = evtimer_new(s->base, rx_http__deadline_cb, c);
     c->io = event_new(s->base, fd, EV_READ | EV_WRITE | EV_CLOSED | EV_PERSIST | EV_ET, io_cb, c);
@@ -113,7 +113,7 @@ void rx_http__accept(struct evconnlistener *lev, evutil_socket_t fd, struct sock
             c->ssl = NULL;
         }
     }
-    if (!c->out || !c->deadline || !c->stall || !c->io || (s->tls && !c->ssl) ||
+    if (!c->deadline || !c->stall || !c->io || (s->tls && !c->ssl) ||
         event_add(c->io, NULL) != 0) {
         conn_destroy(c);
         return;
@@ -133,8 +133,8 @@ static void peer_gone(rx_http_conn *c)
 
 static void flush_plain(rx_http_conn *c)
 {
-    while (evbuffer_get_length(c->out) > 0 && c->sock_writable) {
-        int n = evbuffer_write(c->out, c->fd);
+    while (rx_bytes_pending(&c->out) > 0 && c->sock_writable) {
+        ssize_t n = send(c->fd, rx_bytes_data(&c->out), rx_bytes_pending(&c->out), MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -143,28 +143,26 @@ static void flush_plain(rx_http_conn *c)
                 peer_gone(c);
             return;
         }
+        /* a short write means the socket's buffer is full: edge-triggered, wait for EV_WRITE */
+        if ((size_t)n < rx_bytes_pending(&c->out)) c->sock_writable = false;
+        rx_bytes_consume(&c->out, (size_t)n);
         c->wrote = true;
     }
 }
 
 static void flush_tls(rx_http_conn *c)
 {
-    while (evbuffer_get_length(c->out) > 0 && c->sock_writable) {
+    while (rx_bytes_pending(&c->out) > 0 && c->sock_writable) {
         /* a retried SSL_write must offer the same bytes: the first tls_wlen of c->out, which
-         * only ever grows at the end until they are written */
+         * only ever grows at the end until they are written (the buffer may move meanwhile) */
         if (!c->tls_wlen) {
-            size_t len = evbuffer_get_length(c->out);
+            size_t len = rx_bytes_pending(&c->out);
             c->tls_wlen = len < TLS_WRITE_MAX ? len : TLS_WRITE_MAX;
         }
-        unsigned char *p = evbuffer_pullup(c->out, (ev_ssize_t)c->tls_wlen);
-        if (!p) {
-            peer_gone(c);
-            return;
-        }
         ERR_clear_error();
-        int n = SSL_write(c->ssl, p, (int)c->tls_wlen);
+        int n = SSL_write(c->ssl, rx_bytes_data(&c->out), (int)c->tls_wlen);
         if (n > 0) {
-            evbuffer_drain(c->out, (size_t)n);
+            rx_bytes_consume(&c->out, (size_t)n);
             c->tls_wlen = 0;
             c->wrote = true;
             continue;
@@ -181,6 +179,10 @@ static void flush_tls(rx_http_conn *c)
 static void flush(rx_http_conn *c)
 {
     c->wrote = false;
+    if (c->out.failed) { /* an answer did not fit in memory: never send a truncated one */
+        c->dying = true;
+        return;
+    }
     if (c->ssl)
         flush_tls(c);
     else
@@ -303,7 +305,7 @@ static void parse_input(rx_http_conn *c)
             break;
         case RX_PARSE_HEAD:
             if (c->parse.expect_continue)
-                evbuffer_add(c->out, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+                rx_bytes_add(&c->out, "HTTP/1.1 100 Continue\r\n\r\n", 25);
             rx_http__phase(c, RX_CONN_BODY);
             continue;
         case RX_PARSE_DONE:
@@ -362,7 +364,7 @@ static void conn_drive(rx_http_conn *c)
             linger(c);
             break;
         }
-        if (evbuffer_get_length(c->out) == 0 && c->close_after && !c->req) {
+        if (rx_bytes_pending(&c->out) == 0 && c->close_after && !c->req) {
             /* linger only where unread bytes could turn our close into a reset that destroys
              * the answer: a refused request, or input after the last request */
             if (c->refused || c->in_off < c->in_len || c->sock_readable) {
@@ -385,13 +387,13 @@ static void conn_drive(rx_http_conn *c)
         size_t before = c->in_len - c->in_off;
         parse_input(c);
         if (c->dying) break;
-        if (!c->req && c->peer_eof && evbuffer_get_length(c->out) == 0) {
+        if (!c->req && c->peer_eof && rx_bytes_pending(&c->out) == 0) {
             c->dying = true; /* nothing left to answer for a client that has gone */
             break;
         }
         /* the parser made room in a full buffer: there may be more to read */
         if (before >= IN_CHUNK && c->sock_readable) c->again = true;
-        if (evbuffer_get_length(c->out) > 0 && c->sock_writable) c->again = true;
+        if (rx_bytes_pending(&c->out) > 0 && c->sock_writable) c->again = true;
     } while (c->again && !c->dying);
     c->in_drive = false;
     if (c->dying) conn_destroy(c);

@@ -44,7 +44,7 @@ void rx_http__phase(rx_http_conn *c, rx_conn_phase phase)
 
 void rx_http__stall_check(rx_http_conn *c, bool progressed)
 {
-    if (evbuffer_get_length(c->out) == 0) {
+    if (rx_bytes_pending(&c->out) == 0) {
         if (evtimer_pending(c->stall, NULL)) evtimer_del(c->stall);
         return;
     }

@@ -54,6 +54,7 @@ void rx_http__dispatch(rx_http_conn *c)
     }
     const rx_http_parse *p = &c->parse;
     r->srv = s;
+    rx_bytes_init(&r->hdrs, r->hdrs_inline, sizeof r->hdrs_inline);
     r->method = http_method_str((enum http_method)p->method);
     r->head = p->method == HTTP_HEAD;
     r->http_minor = p->http_minor;
@@ -137,7 +138,7 @@ void rx_http__req_detach(rx_http_req *r)
 void rx_http__req_free(rx_http_req *r)
 {
     rx_http__msg_free(&r->msg);
-    if (r->hdrs) evbuffer_free(r->hdrs);
+    rx_bytes_free(&r->hdrs);
     free(r->path);
     free(r);
 }

@@ -75,32 +75,46 @@ void rx_http_add_header(rx_http_req *r, const char *name, const char *value)
     if (!writable(r) || r->started || !name || !value) return;
     /* a name or value with CR/LF would split the header: response splitting */
     if (!*name || has_crlf(name) || strchr(name, ':') || has_crlf(value)) return;
-    if (!r->hdrs && !(r->hdrs = evbuffer_new())) return;
-    evbuffer_add_printf(r->hdrs, "%s: %s\r\n", name, value);
+    rx_bytes_add_str(&r->hdrs, name);
+    rx_bytes_add(&r->hdrs, ": ", 2);
+    rx_bytes_add_str(&r->hdrs, value);
+    rx_bytes_add(&r->hdrs, "\r\n", 2);
+}
+
+static void status_line(rx_http_server *s, rx_bytes *out, int status)
+{
+    rx_bytes_add(out, "HTTP/1.1 ", 9);
+    rx_bytes_add_uint(out, (uint64_t)status, 10);
+    rx_bytes_add(out, " ", 1);
+    rx_bytes_add_str(out, rx_http__reason(status));
+    rx_bytes_add(out, "\r\n", 2);
+    rx_bytes_add_str(out, date_line(s));
 }
 
 /* The status line and the headers every answer carries; framing is the caller's. */
-static void head_out(rx_http_req *r, struct evbuffer *out, int status, const char *content_type)
+static void head_out(rx_http_req *r, rx_bytes *out, int status, const char *content_type)
 {
-    rx_http_server *s = r->srv;
-    evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", status, rx_http__reason(status));
-    evbuffer_add(out, date_line(s), strlen(s->date));
-    if (content_type && !has_crlf(content_type))
-        evbuffer_add_printf(out, "Content-Type: %s\r\n", content_type);
-    if (r->hdrs) evbuffer_add_buffer(out, r->hdrs);
+    status_line(r->srv, out, status);
+    if (content_type && !has_crlf(content_type)) {
+        rx_bytes_add(out, "Content-Type: ", 14);
+        rx_bytes_add_str(out, content_type);
+        rx_bytes_add(out, "\r\n", 2);
+    }
+    if (r->hdrs.failed) out->failed = true; /* a header lost to memory: do not answer without it */
+    rx_bytes_add(out, rx_bytes_data(&r->hdrs), rx_bytes_pending(&r->hdrs));
 }
 
 /* Whether the connection closes after this answer, and the Connection header that says so. */
-static void connection_out(rx_http_req *r, struct evbuffer *out, bool must_close)
+static void connection_out(rx_http_req *r, rx_bytes *out, bool must_close)
 {
     rx_http_conn *c = r->conn;
     /* a draining server answers what is asked on open connections, then closes them, so
      * clients move elsewhere before the final stop cuts them off */
     if (must_close || !r->keep_alive || r->srv->draining) {
         c->close_after = true;
-        evbuffer_add(out, "Connection: close\r\n", 19);
+        rx_bytes_add(out, "Connection: close\r\n", 19);
     } else if (r->http_minor == 0) {
-        evbuffer_add(out, "Connection: keep-alive\r\n", 24);
+        rx_bytes_add(out, "Connection: keep-alive\r\n", 24);
     }
 }
 
@@ -128,13 +142,17 @@ void rx_http_respond(rx_http_req *r, int status, const char *content_type, const
     }
     if (writable(r)) {
         status = valid_status(status);
-        struct evbuffer *out = r->conn->out;
+        rx_bytes *out = &r->conn->out;
         head_out(r, out, status, content_type);
         connection_out(r, out, false);
         bool no_body = status < 200 || status == 204 || status == 304;
-        if (!no_body) evbuffer_add_printf(out, "Content-Length: %zu\r\n", len);
-        evbuffer_add(out, "\r\n", 2);
-        if (!no_body && !r->head && len && body) evbuffer_add(out, body, len);
+        if (!no_body) {
+            rx_bytes_add(out, "Content-Length: ", 16);
+            rx_bytes_add_uint(out, len, 10);
+            rx_bytes_add(out, "\r\n", 2);
+        }
+        rx_bytes_add(out, "\r\n", 2);
+        if (!no_body && !r->head && len && body) rx_bytes_add(out, body, len);
     }
     finish(r);
 }
@@ -145,14 +163,14 @@ void rx_http_stream_start(rx_http_req *r, int status, const char *content_type)
     r->started = true;
     if (!writable(r)) return;
     status = valid_status(status);
-    struct evbuffer *out = r->conn->out;
+    rx_bytes *out = &r->conn->out;
     head_out(r, out, status, content_type);
     /* HTTP/1.1 frames the stream in chunks; an HTTP/1.0 client has no chunked encoding, so its
      * stream is ended by the close */
     r->chunked = r->http_minor == 1 && !r->head;
     connection_out(r, out, r->http_minor == 0);
-    if (r->chunked) evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
-    evbuffer_add(out, "\r\n", 2);
+    if (r->chunked) rx_bytes_add(out, "Transfer-Encoding: chunked\r\n", 28);
+    rx_bytes_add(out, "\r\n", 2);
     rx_http__conn_kick(r->conn);
 }
 
@@ -160,13 +178,14 @@ void rx_http_stream_write(rx_http_req *r, const char *data, size_t len)
 {
     if (!r->started) rx_http_stream_start(r, 200, NULL);
     if (!writable(r) || !len || r->head) return;
-    struct evbuffer *out = r->conn->out;
+    rx_bytes *out = &r->conn->out;
     if (r->chunked) {
-        evbuffer_add_printf(out, "%zx\r\n", len);
-        evbuffer_add(out, data, len);
-        evbuffer_add(out, "\r\n", 2);
+        rx_bytes_add_uint(out, len, 16);
+        rx_bytes_add(out, "\r\n", 2);
+        rx_bytes_add(out, data, len);
+        rx_bytes_add(out, "\r\n", 2);
     } else {
-        evbuffer_add(out, data, len);
+        rx_bytes_add(out, data, len);
     }
     rx_http__conn_kick(r->conn); /* sent now, unbuffered */
 }
@@ -174,7 +193,7 @@ void rx_http_stream_write(rx_http_req *r, const char *data, size_t len)
 void rx_http_stream_end(rx_http_req *r)
 {
     if (!r->started) rx_http_stream_start(r, 200, NULL);
-    if (writable(r) && r->chunked) evbuffer_add(r->conn->out, "0\r\n\r\n", 5);
+    if (writable(r) && r->chunked) rx_bytes_add(&r->conn->out, "0\r\n\r\n", 5);
     finish(r);
 }
 
@@ -187,14 +206,11 @@ void rx_http__refuse(rx_http_conn *c, int status, const char *why, int http_mino
                      "\"code\":%d}}",
                      why ? why : rx_http__reason(status), status);
     if (n < 0 || (size_t)n >= sizeof body) n = 0;
-    rx_http_server *s = c->srv;
-    evbuffer_add_printf(c->out, "HTTP/1.1 %d %s\r\n", status, rx_http__reason(status));
-    evbuffer_add(c->out, date_line(s), strlen(s->date));
-    evbuffer_add_printf(c->out,
-                        "Content-Type: application/json\r\nContent-Length: %d\r\n"
-                        "Connection: close\r\n\r\n",
-                        n);
-    evbuffer_add(c->out, body, (size_t)n);
+    status_line(c->srv, &c->out, status);
+    rx_bytes_add_str(&c->out, "Content-Type: application/json\r\nContent-Length: ");
+    rx_bytes_add_uint(&c->out, (uint64_t)n, 10);
+    rx_bytes_add_str(&c->out, "\r\nConnection: close\r\n\r\n");
+    rx_bytes_add(&c->out, body, (size_t)n);
     c->close_after = c->refused = true;
     rx_http__phase(c, RX_CONN_CLOSING);
 }

@@ -17,6 +17,7 @@
 #include <event2/listener.h>
 #include <openssl/ssl.h>
 
+#include "net/bytes.h"
 #include "net/http_parse.h"
 #include "reflex/http.h"
 
@@ -44,7 +45,7 @@ struct rx_http_conn {
     char *in;              /* owned: bytes read and not yet parsed */
     size_t in_off, in_len; /* unparsed bytes are in[in_off .. in_len) */
     size_t in_cap;
-    struct evbuffer *out; /* owned: response bytes not yet written */
+    rx_bytes out;         /* response bytes not yet written */
     rx_http_req *req;     /* the unfinished request the owner holds, or NULL */
     rx_conn_phase phase;
     char peer[64];        /* "127.0.0.1:54321" or "[::1]:54321" */
@@ -75,7 +76,8 @@ struct rx_http_req {
     bool head;           /* a HEAD request: answer without a body */
     int http_minor;      /* 0: HTTP/1.0 (streams end with the connection) */
     bool keep_alive;     /* the client may send another request */
-    struct evbuffer *hdrs; /* owned: response headers added so far ("Name: value\r\n"...) */
+    rx_bytes hdrs;          /* response headers added so far ("Name: value\r\n"...) */
+    char hdrs_inline[384];  /* hdrs' storage until it outgrows it */
     char peer[64];
     rx_http_task on_close; /* fires once if the client goes first */
     void *on_close_arg;
