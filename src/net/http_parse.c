@@ -80,11 +80,19 @@ static bool close_url(rx_http_parse *p)
     return terminate(&p->msg);
 }
 
+/* http-parser lets a NUL byte through in header text; stored NUL-terminated, it would cut the
+ * header short unseen (the client's response reader refuses it the same way) */
+static bool has_nul(const char *at, size_t n)
+{
+    return memchr(at, 0, n) != NULL;
+}
+
 static int on_header_field(http_parser *hp, const char *at, size_t n)
 {
     rx_http_parse *p = of(hp);
     rx_http_msg *m = &p->msg;
     if (p->head_done) return 0; /* a chunked body's trailer: not kept */
+    if (has_nul(at, n)) return fail(p, 400, "a NUL byte in a header");
     if (p->last != LAST_NAME) {
         if (p->last == LAST_NONE && !close_url(p)) return fail(p, 503, "out of memory");
         if (p->last == LAST_VALUE && !terminate(m)) return fail(p, 503, "out of memory");
@@ -100,6 +108,7 @@ static int on_header_value(http_parser *hp, const char *at, size_t n)
     rx_http_parse *p = of(hp);
     rx_http_msg *m = &p->msg;
     if (p->head_done) return 0;
+    if (has_nul(at, n)) return fail(p, 400, "a NUL byte in a header");
     if (p->last != LAST_VALUE) {
         if (p->last != LAST_NAME || !terminate(m)) return fail(p, 503, "out of memory");
         m->hdr[m->n_hdr * 2 + 1] = m->len;

@@ -429,6 +429,14 @@ static void test_malformed(void **state)
         if (!strstr(r.body, "\"error\"")) fail_msg("request %zu: body %s", i, r.body);
         tl_close(c);
     }
+    /* a NUL byte inside a header value would cut it short unseen: refused */
+    static const char nul[] = "GET /echo HTTP/1.1\r\nHost: t\r\nX-Test: a\0b\r\n\r\n";
+    tl_conn *c = tl_open(port_of(f));
+    tl_resp r;
+    assert_int_equal(tl_send(c, nul, sizeof nul - 1), 0);
+    assert_int_equal(tl_read(c, &r), 0);
+    assert_int_equal(r.status, 400);
+    tl_close(c);
     assert_int_equal(get_once(f, "/echo"), 200);
     stop(f);
 }
