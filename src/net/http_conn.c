@@ -211,8 +211,37 @@ static bool reserve_in(rx_http_conn *c)
     return true;
 }
 
-/* Reads what the kernel has (bounded), into c->in. Edge-triggered: a read that returns less
- * than it asked for has emptied the socket, and new bytes will raise a new event. */
+/* One read from the socket (or TLS) into buf: the byte count, or 0 with the connection's state
+ * updated: sock_readable cleared when nothing more is there now, peer_eof set at the end of
+ * the stream (close_notify, a dirty close, a broken record, a reset). */
+static size_t conn_read(rx_http_conn *c, char *buf, size_t cap)
+{
+    if (c->ssl) {
+        ERR_clear_error();
+        int k = SSL_read(c->ssl, buf, cap > INT32_MAX ? INT32_MAX : (int)cap);
+        if (k > 0) return (size_t)k;
+        int e = SSL_get_error(c->ssl, k);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+            c->sock_readable = false;
+        else
+            c->peer_eof = true;
+        return 0;
+    }
+    for (;;) {
+        ssize_t n = recv(c->fd, buf, cap, 0);
+        if (n > 0) return (size_t)n;
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            c->sock_readable = false;
+        else
+            c->peer_eof = true;
+        return 0;
+    }
+}
+
+/* Reads what the kernel has (bounded), into c->in. Edge-triggered: a plain read that returns
+ * less than it asked for has emptied the socket, and new bytes will raise a new event; TLS
+ * reads on until the library says it wants more from the socket. */
 static void read_input(rx_http_conn *c)
 {
     while (c->sock_readable && !c->peer_eof && !c->dying) {
@@ -225,32 +254,10 @@ static void read_input(rx_http_conn *c)
             return;
         }
         size_t room = c->in_cap - c->in_len;
-        ssize_t n;
-        if (c->ssl) {
-            ERR_clear_error();
-            int k = SSL_read(c->ssl, c->in + c->in_len, room > INT32_MAX ? INT32_MAX : (int)room);
-            if (k > 0) {
-                c->in_len += (size_t)k;
-                continue; /* TLS: read on until the library says it wants more from the socket */
-            }
-            int e = SSL_get_error(c->ssl, k);
-            if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
-                c->sock_readable = false;
-            else
-                c->peer_eof = true; /* close_notify, a dirty close, or a broken record */
-            return;
-        }
-        n = recv(c->fd, c->in + c->in_len, room, 0);
-        if (n > 0) {
-            c->in_len += (size_t)n;
-            if ((size_t)n < room) c->sock_readable = false;
-        } else if (n == 0) {
-            c->peer_eof = true;
-        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            c->sock_readable = false;
-        } else if (errno != EINTR) {
-            c->peer_eof = true;
-        }
+        size_t n = conn_read(c, c->in + c->in_len, room);
+        if (!n) return;
+        c->in_len += n;
+        if (!c->ssl && n < room) c->sock_readable = false;
     }
 }
 
@@ -260,21 +267,8 @@ static void read_input(rx_http_conn *c)
 static void linger(rx_http_conn *c)
 {
     char sink[4096];
-    while (c->sock_readable && !c->peer_eof) {
-        ssize_t n = c->ssl ? SSL_read(c->ssl, sink, sizeof sink) : recv(c->fd, sink, sizeof sink, 0);
-        if (n > 0) continue;
-        if (c->ssl) {
-            int e = SSL_get_error(c->ssl, (int)n);
-            if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
-                c->sock_readable = false;
-            else
-                c->peer_eof = true;
-        } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-            c->peer_eof = true;
-        } else if (errno != EINTR) {
-            c->sock_readable = false;
-        }
-    }
+    while (c->sock_readable && !c->peer_eof)
+        conn_read(c, sink, sizeof sink);
     if (c->peer_eof) c->dying = true;
 }
 
