@@ -120,7 +120,7 @@ static void dot_task(void *arg, int ith, int nth)
  * choice keeps our results bit-identical to its. */
 static rx_tile_fn choose_schedule(const rx_type_kernels *k, const rx_matrix *w, int64_t n_tokens)
 {
-    if (w->q4_0x8) return k->grouped_tile; /* the same order, over the grouped layout */
+    if (w->grouped) return k->grouped_tile; /* the same order, over the grouped layout */
     if (k->repack_tile && w->rows % RX_REPACK_ROWS == 0) return k->repack_tile;
     if (n_tokens >= 2 && k->gemm_tile) {
         bool float_type = k->vec_dot_type == RX_TYPE_F32 || k->vec_dot_type == RX_TYPE_F16 ||
@@ -156,7 +156,7 @@ rx_status rx_matmul(const rx_kernel_set *ks, rx_threadpool *tp, const rx_matrix 
         .act = (const char *)x,
         .act_row_bytes = rx_row_size(k->vec_dot_type, w->cols),
     };
-    if (w->q4_0x8 && (w->type != RX_TYPE_Q4_0 || w->rows % RX_REPACK_ROWS || !j.tile))
+    if (w->grouped && (w->rows % RX_REPACK_ROWS || !j.tile))
         return rx_error(RX_ERR_UNSUPPORTED, "matmul: no kernel for grouped %s %lld rows",
                         wt->name, (long long)w->rows);
     if (j.tile && (j.tile == k->repack_tile || j.tile == k->grouped_tile))

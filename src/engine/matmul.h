@@ -25,7 +25,7 @@ typedef struct {
     const void *data; /* borrowed: rows * rx_row_size(type, cols) bytes */
     int64_t rows;
     int64_t cols; /* a multiple of the type's block size */
-    bool q4_0x8;  /* Q4_0 stored in the grouped layout (kernels.h, RX_Q4_0X8_BLOCK) */
+    bool grouped; /* stored in its type's grouped layout (kernels.h: RX_Q4_0X8_BLOCK, RX_Q8_0X8_BLOCK) */
 } rx_matrix;
 
 /* Bytes of scratch rx_matmul needs for n_tokens activation rows of length cols against weights

@@ -298,11 +298,15 @@ static rx_status copy_matrices(rx_model *m)
         rx_weight *w = matrix_at(m, k);
         const size_t bytes = matrix_bytes(w);
         const uintptr_t src = (uintptr_t)w->data;
-        /* Q4_0 in eights of rows is stored grouped (kernels.h): the same bytes, arranged so
-         * the kernel meets eight rows' codes in one load and needs no shuffles per block */
+        /* Q4_0 and Q8_0 in eights of rows are stored grouped (kernels.h): the same numbers,
+         * arranged so the kernel meets eight rows' codes in one load and each row's sums land
+         * in their own lanes, with no shuffles per block */
         if (w->type == RX_TYPE_Q4_0 && w->rows % RX_REPACK_ROWS == 0) {
             rx_q4_0x8_pack(w->data, dst, w->rows, w->cols);
-            w->q4_0x8 = true;
+            w->grouped = true;
+        } else if (w->type == RX_TYPE_Q8_0 && w->rows % RX_REPACK_ROWS == 0) {
+            rx_q8_0x8_pack(w->data, dst, w->rows, w->cols);
+            w->grouped = true;
         } else {
             memcpy(dst, w->data, bytes);
         }
@@ -317,9 +321,9 @@ static rx_status copy_matrices(rx_model *m)
     /* tied: the lookups read the copy, unless it was regrouped (then the file's rows) */
     if (m->hp.tied_output) {
         m->tok_embd = m->output;
-        if (m->output.q4_0x8) {
+        if (m->output.grouped) {
             m->tok_embd.data = embd_src;
-            m->tok_embd.q4_0x8 = false;
+            m->tok_embd.grouped = false;
         }
     }
     (void)mprotect(map, map_bytes, PROT_READ); /* the model is immutable from here on */

@@ -246,12 +246,15 @@ static void test_sets_agree(void **state)
     }
 }
 
-/* Q4_0 in the grouped layout (the model's copy) gives the plain layout's results bit for bit:
- * every kernel set, one and two threads, row counts that split into 8-row groups unevenly
- * across threads, and token counts on both sides of every tile size. */
-static void test_grouped_q4_0(void **state)
+typedef void (*pack_fn)(const void *restrict, void *restrict, int64_t, int64_t);
+
+/* A type in its grouped layout (the model's copy) gives the plain layout's results bit for
+ * bit: every kernel set, one and two threads, row counts that split into 8-row groups unevenly
+ * across threads, and token counts on both sides of every tile size. Then the grouped kernels
+ * against each other, AVX2 included where the table holds the VNNI one. */
+static void check_grouped(rx_type type, pack_fn pack, rx_tile_fn ref, rx_tile_fn avx2,
+                          rx_tile_fn vnni)
 {
-    (void)state;
     static const int64_t rows[] = {8, 24, 40, 264};
     static const int64_t tokens[] = {1, 2, 3, 4, 5, 17, 64, 70};
     const rx_kernel_set *sets[] = {rx_kernels_ref(), rx_kernels_avx2()};
@@ -263,29 +266,29 @@ static void test_grouped_q4_0(void **state)
             if (!ks) continue;
             for (size_t ri = 0; ri < sizeof rows / sizeof *rows; ri++) {
                 const int64_t nr = rows[ri], cols = ri % 2 ? 2048 : 96;
-                const size_t wbytes = rx_row_size(RX_TYPE_Q4_0, cols) * (size_t)nr;
+                const size_t wbytes = rx_row_size(type, cols) * (size_t)nr;
                 float *wf = malloc(sizeof(float) * nr * cols);
                 for (int64_t i = 0; i < nr * cols; i++)
                     wf[i] = gaussian();
                 void *plain = malloc(wbytes), *grouped = malloc(wbytes);
-                rx_quantize_rows(RX_TYPE_Q4_0, wf, plain, nr, cols);
-                rx_q4_0x8_pack(plain, grouped, nr, cols);
+                rx_quantize_rows(type, wf, plain, nr, cols);
+                pack(plain, grouped, nr, cols);
                 for (size_t ti = 0; ti < sizeof tokens / sizeof *tokens; ti++) {
                     const int64_t nt = tokens[ti];
                     float *x = malloc(sizeof(float) * nt * cols);
                     for (int64_t i = 0; i < nt * cols; i++)
                         x[i] = gaussian();
-                    size_t ss = rx_matmul_scratch_size(ks, RX_TYPE_Q4_0, cols, nt);
+                    size_t ss = rx_matmul_scratch_size(ks, type, cols, nt);
                     void *scratch = malloc(ss);
                     float *y0 = malloc(sizeof(float) * nr * nt), *y1 = malloc(sizeof(float) * nr * nt);
-                    rx_matrix a = {RX_TYPE_Q4_0, plain, nr, cols, false};
-                    rx_matrix b = {RX_TYPE_Q4_0, grouped, nr, cols, true};
+                    rx_matrix a = {type, plain, nr, cols, false};
+                    rx_matrix b = {type, grouped, nr, cols, true};
                     assert_int_equal(rx_matmul(ks, tp, &a, x, nt, y0, scratch, ss), RX_OK);
                     assert_int_equal(rx_matmul(ks, tp, &b, x, nt, y1, scratch, ss), RX_OK);
                     if (memcmp(y0, y1, sizeof(float) * nr * nt) != 0)
-                        fail_msg("%s grouped Q4_0 %lldx%lld x %lld tokens, %d threads differs",
-                                 ks->name, (long long)nr, (long long)cols, (long long)nt,
-                                 n_threads);
+                        fail_msg("%s grouped %s %lldx%lld x %lld tokens, %d threads differs",
+                                 ks->name, rx_type_name(type), (long long)nr, (long long)cols,
+                                 (long long)nt, n_threads);
                     free(x), free(scratch), free(y0), free(y1);
                 }
                 free(wf), free(plain), free(grouped);
@@ -293,37 +296,56 @@ static void test_grouped_q4_0(void **state)
         }
         rx_threadpool_destroy(tp);
     }
-#ifndef RX_FORCE_REF
-    /* the AVX2 kernel too where the table holds the VNNI one (and the reverse is covered above) */
-    if (rx_kernels_avx2() && rx_kernels__cpu_has_avx_vnni()) {
-        const int64_t cols = 256, nr = 16;
-        float *wf = malloc(sizeof(float) * nr * cols), *x = malloc(sizeof(float) * 64 * cols);
-        for (int64_t i = 0; i < nr * cols; i++)
-            wf[i] = gaussian();
-        for (int64_t i = 0; i < 64 * cols; i++)
-            x[i] = gaussian();
-        void *plain = malloc(rx_row_size(RX_TYPE_Q4_0, cols) * nr), *grouped = malloc(rx_row_size(RX_TYPE_Q4_0, cols) * nr);
-        void *act = malloc(rx_row_size(RX_TYPE_Q8_0, cols) * 64);
-        rx_quantize_rows(RX_TYPE_Q4_0, wf, plain, nr, cols);
-        rx_q4_0x8_pack(plain, grouped, nr, cols);
-        rx_quantize_rows(RX_TYPE_Q8_0, x, act, 64, cols);
-        const size_t ws = rx_row_size(RX_TYPE_Q4_0, cols), as = rx_row_size(RX_TYPE_Q8_0, cols);
-        for (int nt = 1; nt <= 64; nt += nt < 5 ? 1 : 29) {
-            for (int rr = 8; rr <= 16; rr += 8) {
-                float y0[16 * 64], y1[16 * 64], y2[16 * 64];
-                rx_kernels__grouped_q4_0_ref(cols, y0, 16, grouped, ws, act, as, rr, nt);
-                rx_kernels__grouped_q4_0_avx2(cols, y1, 16, grouped, ws, act, as, rr, nt);
-                rx_kernels__grouped_q4_0_vnni(cols, y2, 16, grouped, ws, act, as, rr, nt);
-                for (int t = 0; t < nt; t++)
-                    for (int r = 0; r < rr; r++)
-                        if (y0[t * 16 + r] != y1[t * 16 + r] || y0[t * 16 + r] != y2[t * 16 + r])
-                            fail_msg("grouped kernels differ at %d rows %d tokens [%d,%d]", rr,
-                                     nt, t, r);
-            }
+    if (!avx2) return;
+    const int64_t cols = 256, nr = 16;
+    float *wf = malloc(sizeof(float) * nr * cols), *x = malloc(sizeof(float) * 64 * cols);
+    for (int64_t i = 0; i < nr * cols; i++)
+        wf[i] = gaussian();
+    for (int64_t i = 0; i < 64 * cols; i++)
+        x[i] = gaussian();
+    const size_t ws = rx_row_size(type, cols), as = rx_row_size(RX_TYPE_Q8_0, cols);
+    void *plain = malloc(ws * nr), *grouped = malloc(ws * nr), *act = malloc(as * 64);
+    rx_quantize_rows(type, wf, plain, nr, cols);
+    pack(plain, grouped, nr, cols);
+    rx_quantize_rows(RX_TYPE_Q8_0, x, act, 64, cols);
+    for (int nt = 1; nt <= 64; nt += nt < 5 ? 1 : 29) {
+        for (int rr = 8; rr <= 16; rr += 8) {
+            float y0[16 * 64], y1[16 * 64], y2[16 * 64];
+            ref(cols, y0, 16, grouped, ws, act, as, rr, nt);
+            avx2(cols, y1, 16, grouped, ws, act, as, rr, nt);
+            (vnni ? vnni : avx2)(cols, y2, 16, grouped, ws, act, as, rr, nt);
+            for (int t = 0; t < nt; t++)
+                for (int r = 0; r < rr; r++)
+                    if (y0[t * 16 + r] != y1[t * 16 + r] || y0[t * 16 + r] != y2[t * 16 + r])
+                        fail_msg("grouped %s kernels differ at %d rows %d tokens [%d,%d]",
+                                 rx_type_name(type), rr, nt, t, r);
         }
-        free(wf), free(x), free(plain), free(grouped), free(act);
     }
+    free(wf), free(x), free(plain), free(grouped), free(act);
+}
+
+#ifdef RX_FORCE_REF
+#define AVX2_OR_NULL(f) NULL
+#define VNNI_OR_NULL(f) NULL
+#else
+#define AVX2_OR_NULL(f) (rx_kernels_avx2() ? (f) : NULL)
+#define VNNI_OR_NULL(f) (rx_kernels_avx2() && rx_kernels__cpu_has_avx_vnni() ? (f) : NULL)
 #endif
+
+static void test_grouped_q4_0(void **state)
+{
+    (void)state;
+    check_grouped(RX_TYPE_Q4_0, rx_q4_0x8_pack, rx_kernels__grouped_q4_0_ref,
+                  AVX2_OR_NULL(rx_kernels__grouped_q4_0_avx2),
+                  VNNI_OR_NULL(rx_kernels__grouped_q4_0_vnni));
+}
+
+static void test_grouped_q8_0(void **state)
+{
+    (void)state;
+    check_grouped(RX_TYPE_Q8_0, rx_q8_0x8_pack, rx_kernels__grouped_q8_0_ref,
+                  AVX2_OR_NULL(rx_kernels__grouped_q8_0_avx2),
+                  VNNI_OR_NULL(rx_kernels__grouped_q8_0_vnni));
 }
 
 static void test_errors(void **state)
@@ -351,6 +373,7 @@ int main(void)
         cmocka_unit_test(test_schedule_choice), cmocka_unit_test(test_q4_0_schedule_choice),
         cmocka_unit_test(test_sets_agree),      cmocka_unit_test(test_errors),
         cmocka_unit_test(test_grouped_q4_0),
+        cmocka_unit_test(test_grouped_q8_0),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

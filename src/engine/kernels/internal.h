@@ -92,6 +92,10 @@ void rx_kernels__repack_q4_0_ref(int64_t n, float *restrict s, int64_t ld_s, con
 void rx_kernels__grouped_q4_0_ref(int64_t n, float *restrict s, int64_t ld_s,
                                   const void *restrict w, size_t ws, const void *restrict a,
                                   size_t as, int nr, int nt);
+/* vec_dot's order over the q8_0x8 layout (q8_0x8.c; AVX2 and AVX-VNNI versions below) */
+void rx_kernels__grouped_q8_0_ref(int64_t n, float *restrict s, int64_t ld_s,
+                                  const void *restrict w, size_t ws, const void *restrict a,
+                                  size_t as, int nr, int nt);
 
 /* 256-element super-block types (kquant_ref.c) */
 void rx_kernels__q4_K_to_float_ref(const void *restrict x, float *restrict y, int64_t n);
@@ -147,9 +151,15 @@ void rx_kernels__repack_q4_0_avx2(int64_t n, float *restrict s, int64_t ld_s,
 void rx_kernels__grouped_q4_0_avx2(int64_t n, float *restrict s, int64_t ld_s,
                                    const void *restrict w, size_t ws, const void *restrict a,
                                    size_t as, int nr, int nt);
-/* AVX-VNNI (q4_0x8_vnni.c), chosen at start-up when the CPU has it */
+void rx_kernels__grouped_q8_0_avx2(int64_t n, float *restrict s, int64_t ld_s,
+                                   const void *restrict w, size_t ws, const void *restrict a,
+                                   size_t as, int nr, int nt);
+/* AVX-VNNI (q4_0x8_vnni.c, q8_0x8_vnni.c), chosen at start-up when the CPU has it */
 bool rx_kernels__cpu_has_avx_vnni(void);
 void rx_kernels__grouped_q4_0_vnni(int64_t n, float *restrict s, int64_t ld_s,
+                                   const void *restrict w, size_t ws, const void *restrict a,
+                                   size_t as, int nr, int nt);
+void rx_kernels__grouped_q8_0_vnni(int64_t n, float *restrict s, int64_t ld_s,
                                    const void *restrict w, size_t ws, const void *restrict a,
                                    size_t as, int nr, int nt);
 void rx_kernels__tile_q5_0_avx2(int64_t n, float *restrict s, int64_t ld_s, const void *restrict w,

@@ -56,8 +56,8 @@ typedef struct {
     /* The type's tiles (tile, gemm_tile, repack_tile) take up to RX_TILE_MAX_TOKENS tokens per
      * call, not just RX_TILE_TOKENS: they decode each weight block once for all of them. */
     bool wide_tiles;
-    /* repack_tile's order over weights stored in the grouped layout (RX_Q4_0X8 below, Q4_0
-     * only); nr a multiple of RX_REPACK_ROWS, at most RX_REPACK_TILE_ROWS; up to
+    /* The type's order (repack_tile's for Q4_0, vec_dot's for Q8_0) over weights stored in
+     * its grouped layout (RX_Q4_0X8_BLOCK, RX_Q8_0X8_BLOCK below); nr a multiple of RX_REPACK_ROWS, at most RX_REPACK_TILE_ROWS; up to
      * RX_TILE_MAX_TOKENS tokens. ws is still the plain row size: a group of 8 rows takes the
      * bytes of 8 plain rows, so row r (a multiple of 8) starts where it would in the plain
      * layout. NULL: no such path. */
@@ -78,6 +78,17 @@ typedef struct {
 #define RX_Q4_0X8_BLOCK (RX_REPACK_ROWS * 18)
 /* Rewrites rows x cols Q4_0 (rows a multiple of 8) from the plain layout into q4_0x8. */
 void rx_q4_0x8_pack(const void *restrict plain, void *restrict grouped, int64_t rows,
+                    int64_t cols);
+
+/* Q8_0 grouped by 8 rows ("q8_0x8"): block i of rows 8g..8g+7 is RX_Q8_0X8_BLOCK bytes at
+ * group_start + i * RX_Q8_0X8_BLOCK, first the 8 rows' fp16 scales in row order, then for
+ * k = 0..7 32 bytes whose bytes 4j..4j+3 are row j's qs[4k..4k+3] + 128 (XOR 0x80: unsigned,
+ * as vpdpbusd's first operand must be). One 32-bit broadcast of activations 4k..4k+3 meets all
+ * 8 rows' matching codes, and row j's four products land in lane j: lane j of the k-th
+ * accumulator is row j's vec_dot lane k. */
+#define RX_Q8_0X8_BLOCK (RX_REPACK_ROWS * 34)
+/* Rewrites rows x cols Q8_0 (rows a multiple of 8) from the plain layout into q8_0x8. */
+void rx_q8_0x8_pack(const void *restrict plain, void *restrict grouped, int64_t rows,
                     int64_t cols);
 
 /* Most tokens per tile call where wide_tiles is set. */

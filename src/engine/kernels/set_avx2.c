@@ -27,7 +27,8 @@ static rx_kernel_set avx2_set = {
                               rx_kernels__tile_q5_0_avx2, NULL, NULL, true},
             [RX_TYPE_Q8_0] = {RX_TYPE_Q8_0, rx_kernels__q8_0_to_float_ref,
                               rx_kernels__q8_0_from_float_avx2, rx_kernels__dot_q8_0_q8_0_avx2,
-                              rx_kernels__tile_q8_0_avx2, NULL, NULL, true},
+                              rx_kernels__tile_q8_0_avx2, NULL, NULL, true,
+                              rx_kernels__grouped_q8_0_avx2},
             [RX_TYPE_Q4_K] = {RX_TYPE_Q8_K, rx_kernels__q4_K_to_float_ref,
                               rx_kernels__q4_K_quantize_ref, rx_kernels__dot_q4_K_q8_K_avx2,
                               rx_kernels__tile_q4_K_avx2, NULL},
@@ -43,11 +44,12 @@ static rx_kernel_set avx2_set = {
 
 static pthread_once_t vnni_once = PTHREAD_ONCE_INIT;
 
-/* Where the CPU has AVX-VNNI, the grouped Q4_0 tile uses it (same integer sums, same results). */
+/* Where the CPU has AVX-VNNI, the grouped tiles use it (same integer sums, same results). */
 static void take_vnni(void)
 {
     if (rx_kernels__cpu_has_avx_vnni()) {
         avx2_set.type[RX_TYPE_Q4_0].grouped_tile = rx_kernels__grouped_q4_0_vnni;
+        avx2_set.type[RX_TYPE_Q8_0].grouped_tile = rx_kernels__grouped_q8_0_vnni;
         avx2_set.name = "avx2+vnni";
     }
 }
