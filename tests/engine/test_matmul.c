@@ -253,7 +253,7 @@ typedef void (*pack_fn)(const void *restrict, void *restrict, int64_t, int64_t);
  * across threads, and token counts on both sides of every tile size. Then the grouped kernels
  * against each other, AVX2 included where the table holds the VNNI one. */
 static void check_grouped(rx_type type, pack_fn pack, rx_tile_fn ref, rx_tile_fn avx2,
-                          rx_tile_fn vnni)
+                          rx_tile_fn vnni, rx_tile_fn avx512)
 {
     static const int64_t rows[] = {8, 24, 40, 264};
     static const int64_t tokens[] = {1, 2, 3, 4, 5, 17, 64, 70};
@@ -310,13 +310,15 @@ static void check_grouped(rx_type type, pack_fn pack, rx_tile_fn ref, rx_tile_fn
     rx_quantize_rows(RX_TYPE_Q8_0, x, act, 64, cols);
     for (int nt = 1; nt <= 64; nt += nt < 5 ? 1 : 29) {
         for (int rr = 8; rr <= 16; rr += 8) {
-            float y0[16 * 64], y1[16 * 64], y2[16 * 64];
+            float y0[16 * 64], y1[16 * 64], y2[16 * 64], y3[16 * 64];
             ref(cols, y0, 16, grouped, ws, act, as, rr, nt);
             avx2(cols, y1, 16, grouped, ws, act, as, rr, nt);
             (vnni ? vnni : avx2)(cols, y2, 16, grouped, ws, act, as, rr, nt);
+            (avx512 ? avx512 : avx2)(cols, y3, 16, grouped, ws, act, as, rr, nt);
             for (int t = 0; t < nt; t++)
                 for (int r = 0; r < rr; r++)
-                    if (y0[t * 16 + r] != y1[t * 16 + r] || y0[t * 16 + r] != y2[t * 16 + r])
+                    if (y0[t * 16 + r] != y1[t * 16 + r] || y0[t * 16 + r] != y2[t * 16 + r] ||
+                        y0[t * 16 + r] != y3[t * 16 + r])
                         fail_msg("grouped %s kernels differ at %d rows %d tokens [%d,%d]",
                                  rx_type_name(type), rr, nt, t, r);
         }
@@ -327,9 +329,11 @@ static void check_grouped(rx_type type, pack_fn pack, rx_tile_fn ref, rx_tile_fn
 #ifdef RX_FORCE_REF
 #define AVX2_OR_NULL(f) NULL
 #define VNNI_OR_NULL(f) NULL
+#define AVX512_OR_NULL(f) NULL
 #else
 #define AVX2_OR_NULL(f) (rx_kernels_avx2() ? (f) : NULL)
 #define VNNI_OR_NULL(f) (rx_kernels_avx2() && rx_kernels__cpu_has_avx_vnni() ? (f) : NULL)
+#define AVX512_OR_NULL(f) (rx_kernels_avx2() && rx_kernels__cpu_has_avx512_vnni() ? (f) : NULL)
 #endif
 
 static void test_grouped_q4_0(void **state)
@@ -337,7 +341,7 @@ static void test_grouped_q4_0(void **state)
     (void)state;
     check_grouped(RX_TYPE_Q4_0, rx_q4_0x8_pack, rx_kernels__grouped_q4_0_ref,
                   AVX2_OR_NULL(rx_kernels__grouped_q4_0_avx2),
-                  VNNI_OR_NULL(rx_kernels__grouped_q4_0_vnni));
+                  VNNI_OR_NULL(rx_kernels__grouped_q4_0_vnni), NULL);
 }
 
 static void test_grouped_q8_0(void **state)
@@ -345,7 +349,8 @@ static void test_grouped_q8_0(void **state)
     (void)state;
     check_grouped(RX_TYPE_Q8_0, rx_q8_0x8_pack, rx_kernels__grouped_q8_0_ref,
                   AVX2_OR_NULL(rx_kernels__grouped_q8_0_avx2),
-                  VNNI_OR_NULL(rx_kernels__grouped_q8_0_vnni));
+                  VNNI_OR_NULL(rx_kernels__grouped_q8_0_vnni),
+                  AVX512_OR_NULL(rx_kernels__grouped_q8_0_avx512));
 }
 
 static void test_errors(void **state)

@@ -162,6 +162,11 @@ void rx_kernels__grouped_q4_0_vnni(int64_t n, float *restrict s, int64_t ld_s,
 void rx_kernels__grouped_q8_0_vnni(int64_t n, float *restrict s, int64_t ld_s,
                                    const void *restrict w, size_t ws, const void *restrict a,
                                    size_t as, int nr, int nt);
+/* AVX-512 (q8_0x8_avx512.c), chosen at start-up when the CPU has F, BW, VL and VNNI */
+bool rx_kernels__cpu_has_avx512_vnni(void);
+void rx_kernels__grouped_q8_0_avx512(int64_t n, float *restrict s, int64_t ld_s,
+                                     const void *restrict w, size_t ws, const void *restrict a,
+                                     size_t as, int nr, int nt);
 void rx_kernels__tile_q5_0_avx2(int64_t n, float *restrict s, int64_t ld_s, const void *restrict w,
                                 size_t ws, const void *restrict a, size_t as, int nr, int nt);
 void rx_kernels__tile_q8_0_avx2(int64_t n, float *restrict s, int64_t ld_s, const void *restrict w,

@@ -95,6 +95,18 @@ bool rx_kernels__cpu_has_avx_vnni(void)
     if (!cpu_has_avx2_fma_f16c() || !__get_cpuid_count(7, 1, &a, &b, &c, &d)) return false;
     return (a & (1u << 4)) != 0;
 }
+
+/* AVX-512 F, BW, VL and VNNI from cpuid leaf 7, plus the OS saving ZMM state (XCR0 bits 5-7). */
+bool rx_kernels__cpu_has_avx512_vnni(void)
+{
+    unsigned a, b, c, d;
+    if (!cpu_has_avx2_fma_f16c() || !__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+    const unsigned f = 1u << 16, bw = 1u << 30, vl = 1u << 31, vnni = 1u << 11;
+    if ((b & (f | bw | vl)) != (f | bw | vl) || !(c & vnni)) return false;
+    unsigned xcr0_lo, xcr0_hi;
+    __asm__("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+    return (xcr0_lo & 0xE6) == 0xE6;
+}
 #endif
 
 const rx_kernel_set *rx_kernels_avx2(void)

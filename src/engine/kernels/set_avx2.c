@@ -52,6 +52,10 @@ static void take_vnni(void)
         avx2_set.type[RX_TYPE_Q8_0].grouped_tile = rx_kernels__grouped_q8_0_vnni;
         avx2_set.name = "avx2+vnni";
     }
+    if (rx_kernels__cpu_has_avx512_vnni()) {
+        avx2_set.type[RX_TYPE_Q8_0].grouped_tile = rx_kernels__grouped_q8_0_avx512;
+        avx2_set.name = rx_kernels__cpu_has_avx_vnni() ? "avx2+vnni+avx512" : "avx2+avx512";
+    }
 }
 
 const rx_kernel_set *rx_kernels__avx2_table(void)
