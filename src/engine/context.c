@@ -93,7 +93,6 @@ static rx_status alloc_buffers(rx_context *c)
     c->att_q_bytes = (rx_row_size(qt, hp->head_dim) + 63) & ~(size_t)63;
     c->att_scores = alloc_array(nt * p->n_ctx, sizeof(float), &s);
     c->att_q = alloc_array(nt, c->att_q_bytes, &s);
-    c->att_v = alloc_array(nt * RX_ATT_V_ROWS * hp->head_dim, sizeof(float), &s);
     if (s != RX_OK) return s;
     c->mm_scratch_size = matmul_scratch_size(c);
     c->mm_scratch = alloc_array(1, c->mm_scratch_size, &s);
@@ -126,7 +125,7 @@ void rx_context_free(rx_context *c)
     if (!c) return;
     rx_threadpool_destroy(c->tp);
     void *bufs[] = {c->k_cache, c->v_cache, c->seq_len, c->seq_next, c->x, c->xb, c->q, c->att, c->kx,
-                    c->vx, c->hb, c->hb2, c->out_x, c->logits, c->att_scores, c->att_q, c->att_v, c->mm_scratch};
+                    c->vx, c->hb, c->hb2, c->out_x, c->logits, c->att_scores, c->att_q, c->mm_scratch};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(c);
 }

@@ -4,6 +4,7 @@
 #ifndef RX_ENGINE_KERNELS_INTERNAL_H
 #define RX_ENGINE_KERNELS_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -64,6 +65,41 @@ void rx_kernels__gemm_f16_ref(int64_t n, float *restrict s, int64_t ld_s, const 
                               size_t ws, const void *restrict a, size_t as, int nr, int nt);
 void rx_kernels__gemm_bf16_ref(int64_t n, float *restrict s, int64_t ld_s, const void *restrict w,
                                size_t ws, const void *restrict a, size_t as, int nr, int nt);
+
+/* attention over a KV cache (attn_ref.c, attn_avx2.c; see rx_att_scores_fn) */
+void rx_kernels__att_scores_f32_ref(int64_t hd, int64_t n, float *restrict s,
+                                    const void *restrict k, size_t stride, const void *restrict q,
+                                    bool gemm);
+void rx_kernels__att_scores_f16_ref(int64_t hd, int64_t n, float *restrict s,
+                                    const void *restrict k, size_t stride, const void *restrict q,
+                                    bool gemm);
+void rx_kernels__att_scores_q8_0_ref(int64_t hd, int64_t n, float *restrict s,
+                                     const void *restrict k, size_t stride, const void *restrict q,
+                                     bool gemm);
+void rx_kernels__att_values_f32_ref(int64_t hd, int64_t n, float *restrict out,
+                                    const void *restrict v, size_t stride, const float *restrict w,
+                                    int slots);
+void rx_kernels__att_values_f16_ref(int64_t hd, int64_t n, float *restrict out,
+                                    const void *restrict v, size_t stride, const float *restrict w,
+                                    int slots);
+void rx_kernels__att_values_q8_0_ref(int64_t hd, int64_t n, float *restrict out,
+                                     const void *restrict v, size_t stride,
+                                     const float *restrict w, int slots);
+void rx_kernels__att_scores_f32_avx2(int64_t hd, int64_t n, float *restrict s,
+                                     const void *restrict k, size_t stride,
+                                     const void *restrict q, bool gemm);
+void rx_kernels__att_scores_f16_avx2(int64_t hd, int64_t n, float *restrict s,
+                                     const void *restrict k, size_t stride,
+                                     const void *restrict q, bool gemm);
+void rx_kernels__att_scores_q8_0_avx2(int64_t hd, int64_t n, float *restrict s,
+                                      const void *restrict k, size_t stride,
+                                      const void *restrict q, bool gemm);
+void rx_kernels__att_values_f32_avx2(int64_t hd, int64_t n, float *restrict out,
+                                     const void *restrict v, size_t stride,
+                                     const float *restrict w, int slots);
+void rx_kernels__att_values_f16_avx2(int64_t hd, int64_t n, float *restrict out,
+                                     const void *restrict v, size_t stride,
+                                     const float *restrict w, int slots);
 
 /* ggml's activation numerics (act_ref.c, act_avx2.c) */
 float rx_kernels__expf_ggml(float x);

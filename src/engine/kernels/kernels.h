@@ -39,6 +39,19 @@ typedef void (*rx_tile_fn)(int64_t n, float *restrict s, int64_t ld_s, const voi
                            size_t w_stride, const void *restrict a, size_t a_stride, int nr,
                            int nt);
 
+/* Attention against one head's slice of n KV cache rows (row j at k or v + j * stride bytes,
+ * hd elements each), in llama.cpp's orders (attn_ref.c says which):
+ *   K·q: s[j] = dot(row j, q) for j < n, q in vec_dot_type; vec_dot's order, or tinyBLAS's
+ *        when gemm (only where the type has a gemm_tile, and hd % 8 == 0);
+ *   V·p: out[i] = sum over j of w[j] * row j[i], position j summed into accumulator j % slots
+ *        (slots 8 or 32), the accumulators then folded as ggml folds them.
+ * Speed comes from several positions per instruction, not from a different sum. */
+typedef void (*rx_att_scores_fn)(int64_t hd, int64_t n, float *restrict s, const void *restrict k,
+                                 size_t stride, const void *restrict q, bool gemm);
+typedef void (*rx_att_values_fn)(int64_t hd, int64_t n, float *restrict out,
+                                 const void *restrict v, size_t stride, const float *restrict w,
+                                 int slots);
+
 typedef struct {
     rx_type vec_dot_type;        /* what activations are converted to before vec_dot */
     rx_to_float_fn to_float;     /* NULL if the type cannot be read */
@@ -62,6 +75,9 @@ typedef struct {
      * bytes of 8 plain rows, so row r (a multiple of 8) starts where it would in the plain
      * layout. NULL: no such path. */
     rx_tile_fn grouped_tile;
+    /* attention over a KV cache of this type; NULL: not a KV cache type */
+    rx_att_scores_fn att_scores;
+    rx_att_values_fn att_values;
 } rx_type_kernels;
 
 /* Rows llama.cpp interleaves per repacked block (block_q4_0x8). */
