@@ -21,6 +21,7 @@ static const rx_kernel_set ref_set = {
                              .from_float = rx_kernels__f32_from_float,
                              .vec_dot = rx_kernels__dot_f32_ref,
                              .gemm_tile = rx_kernels__gemm_f32_ref,
+                             .gemv = rx_kernels__gemv_f32_ref,
                              .att_scores = rx_kernels__att_scores_f32_ref,
                              .att_values = rx_kernels__att_values_f32_ref},
             [RX_TYPE_F16] = {.vec_dot_type = RX_TYPE_F16,

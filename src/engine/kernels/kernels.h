@@ -39,6 +39,12 @@ typedef void (*rx_tile_fn)(int64_t n, float *restrict s, int64_t ld_s, const voi
                            size_t w_stride, const void *restrict a, size_t a_stride, int nr,
                            int nt);
 
+/* One activation row against nr weight rows (any count, w_stride bytes apart), in vec_dot's
+ * order: s[r] = dot(row r of w, a). The single-token matmul: free of the tiles' four-row
+ * panels, it can share one horizontal reduction among several rows. */
+typedef void (*rx_gemv_fn)(int64_t n, float *restrict s, const void *restrict w,
+                           size_t w_stride, const void *restrict a, int64_t nr);
+
 /* Attention against one head's slice of n KV cache rows (row j at k or v + j * stride bytes,
  * hd elements each), in llama.cpp's orders (attn_ref.c says which):
  *   K·q: s[j] = dot(row j, q) for j < n, q in vec_dot_type; vec_dot's order, or tinyBLAS's
@@ -75,6 +81,8 @@ typedef struct {
      * bytes of 8 plain rows, so row r (a multiple of 8) starts where it would in the plain
      * layout. NULL: no such path. */
     rx_tile_fn grouped_tile;
+    /* vec_dot's order for one token; NULL: the driver calls tile (or vec_dot) */
+    rx_gemv_fn gemv;
     /* attention over a KV cache of this type; NULL: not a KV cache type */
     rx_att_scores_fn att_scores;
     rx_att_values_fn att_values;

@@ -11,7 +11,7 @@ static rx_kernel_set avx2_set = {
         {
             [RX_TYPE_F32] = {RX_TYPE_F32, rx_kernels__f32_to_float, rx_kernels__f32_from_float,
                              rx_kernels__dot_f32_avx2, rx_kernels__tile_f32_avx2,
-                             rx_kernels__gemm_f32_avx2,
+                             rx_kernels__gemm_f32_avx2, .gemv = rx_kernels__gemv_f32_avx2,
                              .att_scores = rx_kernels__att_scores_f32_avx2,
                              .att_values = rx_kernels__att_values_f32_avx2},
             [RX_TYPE_F16] = {RX_TYPE_F16, rx_kernels__f16_to_float_avx2,

@@ -1,0 +1,69 @@
+/* AVX2+FMA single-token matmul over F32 rows in ggml_vec_dot_f32's order (four 8-lane FMA
+ * accumulators per row, folded (0+2) + (1+3), then lane i + lane i+4 and two horizontal adds).
+ * Eight rows at a time share that last fold: their vectors are paired into 256-bit registers,
+ * so three horizontal adds finish eight rows instead of two per row; small matrices are
+ * dominated by it. Bit-identical to vec_dot row by row (convert_ref.c). */
+#include "engine/kernels/internal.h"
+#include "engine/kernels/simd_avx2.h"
+
+/* Rows 0..7's folded accumulators x[r] to their sums in lanes 0..7: per row, t_i = x_i +
+ * x_{i+4}, then (t0 + t1) + (t2 + t3), the adds reduce_4x8 does one row at a time. */
+static inline __m256 reduce_rows8(const __m256 x[8])
+{
+    __m256 t[4];
+#pragma GCC unroll 4
+    for (int p = 0; p < 4; p++) { /* rows 2p | 2p+1 */
+        t[p] = _mm256_add_ps(_mm256_permute2f128_ps(x[2 * p], x[2 * p + 1], 0x20),
+                             _mm256_permute2f128_ps(x[2 * p], x[2 * p + 1], 0x31));
+    }
+    /* lanes: rows 0 0 2 2 | 1 1 3 3, and 4 4 6 6 | 5 5 7 7 */
+    const __m256 h0 = _mm256_hadd_ps(t[0], t[1]), h1 = _mm256_hadd_ps(t[2], t[3]);
+    /* rows 0 2 4 6 | 1 3 5 7 */
+    const __m256 h = _mm256_hadd_ps(h0, h1);
+    return _mm256_permutevar8x32_ps(h, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+/* s[0..7] for rows w, w + ws, ... */
+static inline void rows8(int64_t n, float *restrict s, const char *w, size_t ws, const float *a)
+{
+    const int64_t np = n & ~(int64_t)31;
+    __m256 x[8];
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; r++) {
+        const float *wr = (const float *)(w + (size_t)r * ws);
+        __m256 acc[4];
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++)
+            acc[k] = _mm256_setzero_ps();
+        for (int64_t i = 0; i < np; i += 32) {
+#pragma GCC unroll 4
+            for (int k = 0; k < 4; k++) {
+                acc[k] = _mm256_fmadd_ps(_mm256_loadu_ps(wr + i + 8 * k),
+                                         _mm256_loadu_ps(a + i + 8 * k), acc[k]);
+            }
+        }
+        x[r] = _mm256_add_ps(_mm256_add_ps(acc[0], acc[2]), _mm256_add_ps(acc[1], acc[3]));
+    }
+    const __m256 sum = reduce_rows8(x);
+    if (np == n) {
+        _mm256_storeu_ps(s, sum);
+        return;
+    }
+    float folded[8];
+    _mm256_storeu_ps(folded, sum);
+    for (int r = 0; r < 8; r++)
+        s[r] = rx_dot_f32_tail(folded[r], np, n, (const float *)(w + (size_t)r * ws), a);
+}
+
+void rx_kernels__gemv_f32_avx2(int64_t n, float *restrict s, const void *restrict w, size_t ws,
+                               const void *restrict a, int64_t nr)
+{
+    const char *wr = w;
+    int64_t r = 0;
+    for (; r + 8 <= nr; r += 8)
+        rows8(n, s + r, wr + (size_t)r * ws, ws, a);
+    for (; r < nr; r += RX_TILE_ROWS) {
+        const int m = (int)(nr - r < RX_TILE_ROWS ? nr - r : RX_TILE_ROWS);
+        rx_kernels__tile_f32_avx2(n, s + r, 1, wr + (size_t)r * ws, ws, a, 0, m, 1);
+    }
+}
