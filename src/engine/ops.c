@@ -44,24 +44,7 @@ void rx_op_rope(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, int3
 
 void rx_op_softmax(const rx_kernel_set *ks, float *x, int64_t n, float scale)
 {
-    float max = -INFINITY;
-    for (int64_t i = 0; i < n; i++) {
-        x[i] *= scale;
-        if (x[i] > max) max = x[i];
-    }
-    const int64_t n8 = n & ~(int64_t)7;
-    double sum = ks->exp_sum(n8, x, x, max);
-    if (n8 < n) {
-        float tail[8];
-        for (int k = 0; k < 8; k++)
-            tail[k] = n8 + k < n ? x[n8 + k] : -INFINITY; /* masked: exp gives exactly 0 */
-        sum += ks->exp_sum(8, tail, tail, max);
-        for (int64_t i = n8; i < n; i++)
-            x[i] = tail[i - n8];
-    }
-    const float inv = (float)(1.0 / sum);
-    for (int64_t i = 0; i < n; i++)
-        x[i] *= inv;
+    ks->softmax(x, n, scale);
 }
 
 void rx_op_swiglu(const rx_kernel_set *ks, float *g, const float *u, int64_t n_rows, int64_t n)

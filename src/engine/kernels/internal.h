@@ -106,9 +106,9 @@ void rx_kernels__att_values_f16_avx2(int64_t hd, int64_t n, float *restrict out,
 /* ggml's activation numerics (act_ref.c, act_avx2.c) */
 float rx_kernels__expf_ggml(float x);
 void rx_kernels__silu_ref(int64_t n, float *y, const float *x);
-double rx_kernels__exp_sum_ref(int64_t n, float *y, const float *x, float max);
+void rx_kernels__softmax_ref(float *x, int64_t n, float scale);
 void rx_kernels__silu_avx2(int64_t n, float *y, const float *x);
-double rx_kernels__exp_sum_avx2(int64_t n, float *y, const float *x, float max);
+void rx_kernels__softmax_avx2(float *x, int64_t n, float scale);
 
 /* 32-element block types (q_ref.c) */
 void rx_kernels__q4_0_to_float_ref(const void *restrict x, float *restrict y, int64_t n);

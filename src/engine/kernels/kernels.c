@@ -66,7 +66,7 @@ static const rx_kernel_set ref_set = {
                               .from_float = rx_kernels__q8_K_from_float_ref},
         },
     .silu = rx_kernels__silu_ref,
-    .exp_sum = rx_kernels__exp_sum_ref,
+    .softmax = rx_kernels__softmax_ref,
 };
 
 const rx_kernel_set *rx_kernels_ref(void)

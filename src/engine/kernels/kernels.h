@@ -110,15 +110,17 @@ void rx_q4_0x8_pack(const void *restrict plain, void *restrict grouped, int64_t 
 /* y[i] = x[i] / (1 + exp(-x[i])) as ggml_vec_silu_f32: groups of 8 through ggml's vector exp,
  * the rest through expf. y may equal x. */
 typedef void (*rx_silu_fn)(int64_t n, float *y, const float *x);
-/* y[i] = exp(x[i] - max) as ggml_vec_soft_max_f32 computes it (groups of 8 through ggml's
- * vector exp, each group's sum added in double, the rest through expf); returns the sum. */
-typedef double (*rx_exp_sum_fn)(int64_t n, float *y, const float *x, float max);
+/* x = softmax(x * scale) over n elements as ggml_soft_max_ext computes it over a row whose
+ * cells past n are masked: x * scale, its max, then exp(x - max) in groups of 8 from element 0
+ * through ggml's vector exp (the last group padded with exact zeros), each group's sum added
+ * in double, and every element times (float)(1 / sum). */
+typedef void (*rx_softmax_fn)(float *x, int64_t n, float scale);
 
 typedef struct {
     const char *name; /* "ref", "avx2" */
     rx_type_kernels type[RX_TYPE_COUNT];
     rx_silu_fn silu;
-    rx_exp_sum_fn exp_sum;
+    rx_softmax_fn softmax;
 } rx_kernel_set;
 
 /* The plain-C set; always available. */

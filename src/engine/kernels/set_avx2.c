@@ -44,7 +44,7 @@ static rx_kernel_set avx2_set = {
                               rx_kernels__q8_K_from_float_avx2, NULL, NULL, NULL},
         },
     .silu = rx_kernels__silu_avx2,
-    .exp_sum = rx_kernels__exp_sum_avx2,
+    .softmax = rx_kernels__softmax_avx2,
 };
 
 static pthread_once_t vnni_once = PTHREAD_ONCE_INIT;
