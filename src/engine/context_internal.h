@@ -24,6 +24,7 @@ struct rx_context {
     /* activations for up to n_batch tokens; all owned, 64-byte aligned */
     float *x, *xb, *q, *kx, *vx, *att, *hb, *hb2;
     float *out_x;          /* [n_outputs][n_embd]: final hidden states that need logits */
+    float *rope_cs;        /* [n_rot]: one position's rope cos/sin pairs */
     float *logits;         /* [n_outputs][n_vocab] */
     int32_t n_logits;      /* rows of logits from the last rx_decode */
     void *mm_scratch;      /* owned: activations converted for rx_matmul */

@@ -106,10 +106,9 @@ static void attention_block(rx_context *c, const rx_batch *b, uint32_t il)
     const rx_from_float_fn store = c->k->type[c->p.kv_type].from_float;
     for (int64_t t = 0; t < n; t++) {
         const int32_t seq = b->seq ? b->seq[t] : 0, pos = b->pos[t];
-        rx_op_rope(c->q + t * d, hp->n_head, hp->head_dim, hp->n_rot, pos, hp->rope_freq_base,
-                   hp->rope_freq_scale);
-        rx_op_rope(c->kx + t * kvd, hp->n_head_kv, hp->head_dim, hp->n_rot, pos, hp->rope_freq_base,
-                   hp->rope_freq_scale);
+        rx_op_rope_angles(c->rope_cs, hp->n_rot, pos, hp->rope_freq_base, hp->rope_freq_scale);
+        rx_op_rope(c->q + t * d, hp->n_head, hp->head_dim, hp->n_rot, c->rope_cs);
+        rx_op_rope(c->kx + t * kvd, hp->n_head_kv, hp->head_dim, hp->n_rot, c->rope_cs);
         store(c->kx + t * kvd, kv_row(c, c->k_cache, il, seq, pos), kvd);
         store(c->vx + t * kvd, kv_row(c, c->v_cache, il, seq, pos), kvd);
     }
