@@ -75,10 +75,17 @@ void rx_kernels__softmax_avx2(float *x, int64_t n, float scale)
         sum += (double)rx_hsum_ps(v);
     }
     if (i < n) {
+        /* the reference pads with -inf, whose exp is exactly +0 but takes expf8's slow path
+         * for far-out lanes; padding with max and clearing those lanes after gives the same
+         * +0s, and the other lanes are computed independently of them */
         float tail[8];
-        for (int k = 0; k < 8; k++)
-            tail[k] = i + k < n ? x[i + k] : -INFINITY; /* masked: exp gives exactly 0 */
-        const __m256 v = expf8(_mm256_sub_ps(_mm256_loadu_ps(tail), mx));
+        int32_t keep[8];
+        for (int k = 0; k < 8; k++) {
+            tail[k] = i + k < n ? x[i + k] : max;
+            keep[k] = i + k < n ? -1 : 0;
+        }
+        const __m256 mask = _mm256_castsi256_ps(_mm256_loadu_si256((const __m256i *)keep));
+        const __m256 v = _mm256_and_ps(expf8(_mm256_sub_ps(_mm256_loadu_ps(tail), mx)), mask);
         _mm256_storeu_ps(tail, v);
         sum += (double)rx_hsum_ps(v);
         for (int64_t k = i; k < n; k++)

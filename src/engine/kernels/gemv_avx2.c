@@ -20,12 +20,12 @@ static inline __attribute__((always_inline)) __m256 pair(int64_t np, const char 
 {
     const float *w0 = (const float *)w, *w1 = (const float *)(w + ws);
     __m256 acc0[4], acc1[4];
-#pragma GCC unroll 4
+    #pragma GCC unroll 4
     for (int k = 0; k < 4; k++)
         acc0[k] = acc1[k] = _mm256_setzero_ps();
-#pragma GCC unroll 2
+    #pragma GCC unroll 2
     for (int64_t i = 0; i < np; i += 32) {
-#pragma GCC unroll 4
+        #pragma GCC unroll 4
         for (int k = 0; k < 4; k++) {
             const __m256 av = _mm256_loadu_ps(a + i + 8 * k);
             acc0[k] = _mm256_fmadd_ps(_mm256_loadu_ps(w0 + i + 8 * k), av, acc0[k]);
@@ -42,7 +42,7 @@ static inline __attribute__((always_inline)) __m256 sums8(int64_t np, const char
                                                           const float *a)
 {
     __m256 t[4];
-#pragma GCC unroll 4
+    #pragma GCC unroll 4
     for (int p = 0; p < 4; p++)
         t[p] = pair(np, w + (size_t)(2 * p) * ws, ws, a);
     /* lanes: rows 0 0 2 2 | 1 1 3 3, and 4 4 6 6 | 5 5 7 7 */
