@@ -261,7 +261,7 @@ static void test_gemv_matches_vec_dot(void **state)
 {
     (void)state;
     const rx_kernel_set *sets[2] = {rx_kernels_ref(), rx_kernels_avx2()};
-    static const int64_t sizes[] = {1, 7, 32, 45, 64, 172, 1002};
+    static const int64_t sizes[] = {1, 7, 32, 45, 64, 172, 1002, 8192}; /* 8192: prefetching */
     enum { MAX_ROWS = 41 };
     for (int si = 0; si < 2; si++) {
         if (!sets[si]) continue;
