@@ -87,13 +87,13 @@ static rx_status alloc_buffers(rx_context *c)
     c->hb = alloc_array(B * hp->n_ff, sizeof(float), &s);
     c->hb2 = alloc_array(B * hp->n_ff, sizeof(float), &s);
     c->out_x = alloc_array((size_t)p->n_outputs * hp->n_embd, sizeof(float), &s);
+    c->rope_cs = alloc_array(hp->n_rot ? hp->n_rot : 1, sizeof(float), &s);
     c->logits = alloc_array((size_t)p->n_outputs * hp->n_vocab, sizeof(float), &s);
     const size_t nt = (size_t)p->n_threads;
     rx_type qt = c->k->type[p->kv_type].vec_dot_type;
     c->att_q_bytes = (rx_row_size(qt, hp->head_dim) + 63) & ~(size_t)63;
     c->att_scores = alloc_array(nt * p->n_ctx, sizeof(float), &s);
     c->att_q = alloc_array(nt, c->att_q_bytes, &s);
-    c->att_v = alloc_array(nt * RX_ATT_V_ROWS * hp->head_dim, sizeof(float), &s);
     if (s != RX_OK) return s;
     c->mm_scratch_size = matmul_scratch_size(c);
     c->mm_scratch = alloc_array(1, c->mm_scratch_size, &s);
@@ -125,8 +125,9 @@ void rx_context_free(rx_context *c)
 {
     if (!c) return;
     rx_threadpool_destroy(c->tp);
-    void *bufs[] = {c->k_cache, c->v_cache, c->seq_len, c->seq_next, c->x, c->xb, c->q, c->att, c->kx,
-                    c->vx, c->hb, c->hb2, c->out_x, c->logits, c->att_scores, c->att_q, c->att_v, c->mm_scratch};
+    void *bufs[] = {c->k_cache, c->v_cache, c->seq_len, c->seq_next, c->x, c->xb, c->q, c->att,
+                    c->kx, c->vx, c->hb, c->hb2, c->out_x, c->rope_cs, c->logits, c->att_scores,
+                    c->att_q, c->mm_scratch};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(c);
 }

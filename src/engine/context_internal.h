@@ -24,20 +24,17 @@ struct rx_context {
     /* activations for up to n_batch tokens; all owned, 64-byte aligned */
     float *x, *xb, *q, *kx, *vx, *att, *hb, *hb2;
     float *out_x;          /* [n_outputs][n_embd]: final hidden states that need logits */
+    float *rope_cs;        /* [n_rot]: one position's rope cos/sin pairs */
     float *logits;         /* [n_outputs][n_vocab] */
     int32_t n_logits;      /* rows of logits from the last rx_decode */
     void *mm_scratch;      /* owned: activations converted for rx_matmul */
     size_t mm_scratch_size;
 
-    /* attention scratch per thread: scores [n_ctx], converted query, and RX_ATT_V_ROWS rows of
-     * head_dim floats: one dequantized V row, a row of zeros, 32 accumulator slots */
+    /* attention scratch per thread: scores [n_ctx] and the converted query */
     float *att_scores;
     uint8_t *att_q;
     size_t att_q_bytes;
-    float *att_v;
 };
-
-#define RX_ATT_V_ROWS 34
 
 /* The forward pass over a checked batch (forward.c). */
 void rx__forward(rx_context *c, const rx_batch *b);

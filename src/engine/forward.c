@@ -9,7 +9,6 @@
 #include <math.h>
 #include <string.h>
 
-#include "core/fp16.h"
 #include "engine/context_internal.h"
 #include "engine/ops.h"
 
@@ -27,35 +26,9 @@ static uint8_t *kv_row(rx_context *c, uint8_t *cache, uint32_t layer, int32_t se
     return cache + row * c->kv_row_bytes;
 }
 
-/* llama.cpp's attention products (ggml_mul_mat of the F16 cache views) sum over cells in lanes:
- * V·p runs through tinyBLAS in batches (cell j in accumulator j % 8) and vec_dot_f16 for single
- * tokens (j % 32, folded as vec_dot folds); cells past the current one are masked to exact
- * zeros there and change nothing. a: the used slots of slots x hd accumulators; zero: hd zeros
- * standing in for slots no cell reached. */
-static void fold_slots(float *restrict out, const float *a, const float *zero, int64_t used,
-                       int slots, int64_t hd)
-{
-    const float *slot[32];
-    for (int s = 0; s < slots; s++)
-        slot[s] = s < used ? a + s * hd : zero;
-    for (int64_t i = 0; i < hd; i++) {
-        float v[8];
-        if (slots == 8) {
-            for (int l = 0; l < 8; l++)
-                v[l] = slot[l][i];
-        } else {
-            for (int l = 0; l < 8; l++)
-                v[l] = (slot[l][i] + slot[16 + l][i]) + (slot[8 + l][i] + slot[24 + l][i]);
-        }
-        float t[4];
-        for (int k = 0; k < 4; k++)
-            t[k] = v[k] + v[k + 4];
-        out[i] = slots == 8 ? (t[0] + t[2]) + (t[1] + t[3]) : (t[0] + t[1]) + (t[2] + t[3]);
-    }
-}
-
 /* One query head of one token against positions [0, pos] of its sequence, with llama.cpp's
- * numerics (see fold_slots); batched: the token came in a batch of two or more. */
+ * numerics (the kernels' comments give its orders); batched: the token came in a batch of two
+ * or more, which llama.cpp multiplies through tinyBLAS where it can. */
 static void attend_head(rx_context *c, uint32_t layer, int32_t seq, int32_t pos, const float *q,
                         uint32_t h, float *out, int ith, bool batched)
 {
@@ -66,7 +39,6 @@ static void attend_head(rx_context *c, uint32_t layer, int32_t seq, int32_t pos,
     const size_t head_off = (size_t)(h / (hp->n_head / hp->n_head_kv)) * c->kv_head_bytes;
     const size_t stride = c->kv_row_bytes;
     float *scores = c->att_scores + (size_t)ith * c->p.n_ctx;
-    float *vrow = c->att_v + (size_t)ith * RX_ATT_V_ROWS * hd, *zero = vrow + hd, *acc = zero + hd;
 
     /* K·q: q goes to the cache's type first, except for an F32 cache, where llama.cpp keeps
      * the permuted (non-contiguous) q as it is and so never reaches tinyBLAS */
@@ -77,40 +49,14 @@ static void attend_head(rx_context *c, uint32_t layer, int32_t seq, int32_t pos,
         qv = qbuf;
     }
     const bool gemm_kq = batched && kvt != RX_TYPE_F32 && hd % 8 == 0 && kk->gemm_tile;
-    const rx_tile_fn kq = gemm_kq ? kk->gemm_tile : kk->tile;
-    const uint8_t *k0 = kv_row(c, c->k_cache, layer, seq, 0) + head_off;
-    for (int64_t j = 0; j < n; j += RX_TILE_ROWS) {
-        const int nr = (int)(n - j < RX_TILE_ROWS ? n - j : RX_TILE_ROWS);
-        if (kq) {
-            kq(hd, &scores[j], 1, k0 + j * stride, stride, qv, 0, nr, 1);
-        } else {
-            for (int r = 0; r < nr; r++)
-                kk->vec_dot(hd, &scores[j + r], k0 + (j + r) * stride, qv);
-        }
-    }
+    kk->att_scores(hd, n, scores, kv_row(c, c->k_cache, layer, seq, 0) + head_off, stride, qv,
+                   gemm_kq);
     rx_op_softmax(c->k, scores, n, 1.0f / sqrtf((float)hd));
 
-    /* V·p: the weights go to F16 for an F16 cache (products then exact, so a plain multiply-add
-     * rounds once like the FMA); an F32 cache multiplies in float with FMA */
+    /* V·p: tinyBLAS's 8 lanes in batches where it takes the shape, vec_dot_f16's 32 otherwise */
     const int slots = batched && hd % 4 == 0 ? 8 : 32;
-    const int64_t used = n < slots ? n : slots;
-    memset(acc, 0, (size_t)used * hd * sizeof *acc);
-    memset(zero, 0, (size_t)hd * sizeof *zero);
-    const uint8_t *v0 = kv_row(c, c->v_cache, layer, seq, 0) + head_off;
-    for (int64_t j = 0; j < n; j++) {
-        float *restrict a = acc + (j % slots) * hd;
-        kk->to_float(v0 + j * stride, vrow, hd);
-        if (kvt == RX_TYPE_F32) {
-            const float w = scores[j];
-            for (int64_t i = 0; i < hd; i++)
-                a[i] = fmaf(vrow[i], w, a[i]);
-        } else {
-            const float w = rx_fp16_to_f32(rx_f32_to_fp16(scores[j]));
-            for (int64_t i = 0; i < hd; i++)
-                a[i] += vrow[i] * w;
-        }
-    }
-    fold_slots(out, acc, zero, used, slots, hd);
+    kk->att_values(hd, n, out, kv_row(c, c->v_cache, layer, seq, 0) + head_off, stride, scores,
+                   slots);
 }
 
 typedef struct {
@@ -160,10 +106,9 @@ static void attention_block(rx_context *c, const rx_batch *b, uint32_t il)
     const rx_from_float_fn store = c->k->type[c->p.kv_type].from_float;
     for (int64_t t = 0; t < n; t++) {
         const int32_t seq = b->seq ? b->seq[t] : 0, pos = b->pos[t];
-        rx_op_rope(c->q + t * d, hp->n_head, hp->head_dim, hp->n_rot, pos, hp->rope_freq_base,
-                   hp->rope_freq_scale);
-        rx_op_rope(c->kx + t * kvd, hp->n_head_kv, hp->head_dim, hp->n_rot, pos, hp->rope_freq_base,
-                   hp->rope_freq_scale);
+        rx_op_rope_angles(c->rope_cs, hp->n_rot, pos, hp->rope_freq_base, hp->rope_freq_scale);
+        rx_op_rope(c->q + t * d, hp->n_head, hp->head_dim, hp->n_rot, c->rope_cs);
+        rx_op_rope(c->kx + t * kvd, hp->n_head_kv, hp->head_dim, hp->n_rot, c->rope_cs);
         store(c->kx + t * kvd, kv_row(c, c->k_cache, il, seq, pos), kvd);
         store(c->vx + t * kvd, kv_row(c, c->v_cache, il, seq, pos), kvd);
     }

@@ -19,6 +19,7 @@ _Static_assert(TOKEN_BLOCK <= RX_TILE_MAX_TOKENS, "a wide tile takes a whole tok
 typedef struct {
     const rx_type_kernels *k; /* the weight type's kernels */
     rx_tile_fn tile;          /* the schedule chosen for this product; NULL: k->vec_dot */
+    rx_gemv_fn gemv;          /* one token in vec_dot's order: replaces the panels; or NULL */
     int panel_rows;           /* rows per tile call: RX_TILE_ROWS, or RX_REPACK_TILE_ROWS */
     rx_from_float_fn convert; /* float -> vec_dot_type; NULL when x is used directly */
     int64_t act_block_elems;  /* block size of the vec_dot_type */
@@ -102,6 +103,11 @@ static void dot_task(void *arg, int ith, int nth)
     const job *j = arg;
     int64_t lo, hi;
     split(j->w->rows, ROW_ALIGN, ith, nth, &lo, &hi);
+    if (j->gemv) {
+        j->gemv(j->w->cols, j->y + lo, (const char *)j->w->data + (size_t)lo * j->w_row_bytes,
+                j->w_row_bytes, j->act, hi - lo);
+        return;
+    }
     for (int64_t t0 = 0; t0 < j->n_tokens; t0 += TOKEN_BLOCK) {
         int64_t t1 = t0 + TOKEN_BLOCK < j->n_tokens ? t0 + TOKEN_BLOCK : j->n_tokens;
         for (int64_t r = lo; r < hi; r += j->panel_rows) {
@@ -161,6 +167,7 @@ rx_status rx_matmul(const rx_kernel_set *ks, rx_threadpool *tp, const rx_matrix 
                         wt->name, (long long)w->rows);
     if (j.tile && (j.tile == k->repack_tile || j.tile == k->grouped_tile))
         j.panel_rows = RX_REPACK_TILE_ROWS;
+    if (n_tokens == 1 && j.tile == k->tile) j.gemv = k->gemv; /* the same order as tile's */
     if (k->vec_dot_type != RX_TYPE_F32) {
         if (scratch_size < rx_matmul_scratch_size(ks, w->type, w->cols, n_tokens)) {
             return rx_error(RX_ERR_INVALID_ARG, "matmul: scratch of %zu bytes, need %zu",

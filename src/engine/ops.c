@@ -14,21 +14,29 @@ void rx_op_rmsnorm(float *y, const float *x, const float *w, int64_t n, float ep
         y[i] = (x[i] * scale) * w[i];
 }
 
-void rx_op_rope(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, int32_t pos,
-                float freq_base, float freq_scale)
+void rx_op_rope_angles(float *cs, int64_t n_rot, int32_t pos, float freq_base, float freq_scale)
 {
     /* the angle advances by a constant factor per pair, computed the way ggml does so that
      * float rounding matches */
     const float theta_scale = powf(freq_base, -2.0f / (float)n_rot);
+    float theta = (float)pos;
+    for (int64_t i = 0; i < n_rot; i += 2) {
+        const float angle = freq_scale * theta;
+        cs[i] = cosf(angle);
+        cs[i + 1] = sinf(angle);
+        theta *= theta_scale;
+    }
+}
+
+void rx_op_rope(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, const float *cs)
+{
     /* GCC vectorised ggml's rotation with fused multiply-adds (one product rounded first) in
      * groups of two pairs; an odd last pair is left over and computed unfused */
     const int64_t fused_end = n_rot & ~(int64_t)3;
     for (int64_t h = 0; h < n_heads; h++) {
         float *v = x + h * head_dim;
-        float theta = (float)pos;
         for (int64_t i = 0; i < n_rot; i += 2) {
-            const float angle = freq_scale * theta;
-            const float c = cosf(angle), s = sinf(angle);
+            const float c = cs[i], s = cs[i + 1];
             const float a = v[i], b = v[i + 1];
             if (i < fused_end) {
                 v[i] = fmaf(a, c, -(b * s));
@@ -37,31 +45,13 @@ void rx_op_rope(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, int3
                 v[i] = a * c - b * s;
                 v[i + 1] = a * s + b * c;
             }
-            theta *= theta_scale;
         }
     }
 }
 
 void rx_op_softmax(const rx_kernel_set *ks, float *x, int64_t n, float scale)
 {
-    float max = -INFINITY;
-    for (int64_t i = 0; i < n; i++) {
-        x[i] *= scale;
-        if (x[i] > max) max = x[i];
-    }
-    const int64_t n8 = n & ~(int64_t)7;
-    double sum = ks->exp_sum(n8, x, x, max);
-    if (n8 < n) {
-        float tail[8];
-        for (int k = 0; k < 8; k++)
-            tail[k] = n8 + k < n ? x[n8 + k] : -INFINITY; /* masked: exp gives exactly 0 */
-        sum += ks->exp_sum(8, tail, tail, max);
-        for (int64_t i = n8; i < n; i++)
-            x[i] = tail[i - n8];
-    }
-    const float inv = (float)(1.0 / sum);
-    for (int64_t i = 0; i < n; i++)
-        x[i] *= inv;
+    ks->softmax(x, n, scale);
 }
 
 void rx_op_swiglu(const rx_kernel_set *ks, float *g, const float *u, int64_t n_rows, int64_t n)

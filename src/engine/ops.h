@@ -12,10 +12,14 @@
 /* y = x / sqrt(mean(x^2) + eps) * w, over n elements. y may equal x. */
 void rx_op_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps);
 
+/* cos and sin of the angles by which rope turns the pairs of position pos: cs[2i], cs[2i+1]
+ * for pair i < n_rot/2, angle pos * freq_scale * base^(-2i/n_rot) as llama.cpp's "normal"
+ * rope computes it. The same for every head (and for Q and K), so computed once per token. */
+void rx_op_rope_angles(float *cs, int64_t n_rot, int32_t pos, float freq_base, float freq_scale);
+
 /* Rotates adjacent pairs (x[2i], x[2i+1]) of the first n_rot elements of each of n_heads heads
- * of head_dim elements by pos * freq_scale * base^(-2i/n_rot), as llama.cpp's "normal" rope. */
-void rx_op_rope(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, int32_t pos,
-                float freq_base, float freq_scale);
+ * of head_dim elements by the angles in cs (rx_op_rope_angles). */
+void rx_op_rope(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, const float *cs);
 
 /* x = softmax(x * scale) over n elements, as ggml_soft_max_ext over a row whose cells past n
  * are masked: exponentials in groups of 8 from element 0, the last group padded with zeros. */

@@ -1,4 +1,4 @@
-/* ggml's activation numerics with AVX2+FMA: the vector exp, silu and softmax exponentials of
+/* ggml's activation numerics with AVX2+FMA: the vector exp, silu and softmax of
  * act_ref.c, eight lanes at a time (bit-identical to it and to ggml's AVX2 code). */
 #include <math.h>
 
@@ -47,18 +47,54 @@ void rx_kernels__silu_avx2(int64_t n, float *y, const float *x)
         y[i] = x[i] / (1.0f + expf(-x[i]));
 }
 
-double rx_kernels__exp_sum_avx2(int64_t n, float *y, const float *x, float max)
+void rx_kernels__softmax_avx2(float *x, int64_t n, float scale)
 {
-    double sum = 0;
+    /* max_ps(v, m) keeps m when v is NaN or equal, as the reference's `x > max` does; only
+     * the sign of a zero max can differ, and exp(x - max) is then the same */
+    const __m256 sc = _mm256_set1_ps(scale);
+    __m256 mv = _mm256_set1_ps(-INFINITY);
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        __m256 v = expf8(_mm256_sub_ps(_mm256_loadu_ps(x + i), _mm256_set1_ps(max)));
-        _mm256_storeu_ps(y + i, v);
+        const __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + i), sc);
+        _mm256_storeu_ps(x + i, v);
+        mv = _mm256_max_ps(v, mv);
+    }
+    float lanes[8], max = -INFINITY;
+    _mm256_storeu_ps(lanes, mv);
+    for (int l = 0; l < 8; l++)
+        if (lanes[l] > max) max = lanes[l];
+    for (; i < n; i++) {
+        x[i] *= scale;
+        if (x[i] > max) max = x[i];
+    }
+    const __m256 mx = _mm256_set1_ps(max);
+    double sum = 0;
+    for (i = 0; i + 8 <= n; i += 8) {
+        const __m256 v = expf8(_mm256_sub_ps(_mm256_loadu_ps(x + i), mx));
+        _mm256_storeu_ps(x + i, v);
         sum += (double)rx_hsum_ps(v);
     }
-    for (; i < n; i++) {
-        y[i] = expf(x[i] - max);
-        sum += (double)y[i];
+    if (i < n) {
+        /* the reference pads with -inf, whose exp is exactly +0 but takes expf8's slow path
+         * for far-out lanes; padding with max and clearing those lanes after gives the same
+         * +0s, and the other lanes are computed independently of them */
+        float tail[8];
+        int32_t keep[8];
+        for (int k = 0; k < 8; k++) {
+            tail[k] = i + k < n ? x[i + k] : max;
+            keep[k] = i + k < n ? -1 : 0;
+        }
+        const __m256 mask = _mm256_castsi256_ps(_mm256_loadu_si256((const __m256i *)keep));
+        const __m256 v = _mm256_and_ps(expf8(_mm256_sub_ps(_mm256_loadu_ps(tail), mx)), mask);
+        _mm256_storeu_ps(tail, v);
+        sum += (double)rx_hsum_ps(v);
+        for (int64_t k = i; k < n; k++)
+            x[k] = tail[k - i];
     }
-    return sum;
+    const float inv = (float)(1.0 / sum);
+    const __m256 iv = _mm256_set1_ps(inv);
+    for (i = 0; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), iv));
+    for (; i < n; i++)
+        x[i] *= inv;
 }

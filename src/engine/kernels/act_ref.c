@@ -1,6 +1,6 @@
 /* ggml's activation numerics in plain C: its vector exp (a range reduction to 2^k * e^b with
  * |b| <= ln2/2 and a degree-5 polynomial, after ARM's optimized-routines expf), silu built on
- * it, and softmax's exponentials with their partial sums. Every lane of ggml's AVX2 code is
+ * it, and softmax with its exponentials' partial sums. Every lane of ggml's AVX2 code is
  * independent, so one float at a time with fmaf reproduces it bit for bit. */
 #include "engine/kernels/internal.h"
 
@@ -46,7 +46,9 @@ void rx_kernels__silu_ref(int64_t n, float *y, const float *x)
         y[i] = silu_libm(x[i]);
 }
 
-double rx_kernels__exp_sum_ref(int64_t n, float *y, const float *x, float max)
+/* ggml_vec_soft_max_f32: y = exp(x - max), groups of 8 through the vector exp with each
+ * group's sum added in double, the rest through expf; returns the sum. */
+static double exp_sum(int64_t n, float *y, const float *x, float max)
 {
     double sum = 0;
     int64_t i = 0;
@@ -60,4 +62,26 @@ double rx_kernels__exp_sum_ref(int64_t n, float *y, const float *x, float max)
         sum += (double)y[i];
     }
     return sum;
+}
+
+void rx_kernels__softmax_ref(float *x, int64_t n, float scale)
+{
+    float max = -INFINITY;
+    for (int64_t i = 0; i < n; i++) {
+        x[i] *= scale;
+        if (x[i] > max) max = x[i];
+    }
+    const int64_t n8 = n & ~(int64_t)7;
+    double sum = exp_sum(n8, x, x, max);
+    if (n8 < n) {
+        float tail[8];
+        for (int k = 0; k < 8; k++)
+            tail[k] = n8 + k < n ? x[n8 + k] : -INFINITY; /* masked: exp gives exactly 0 */
+        sum += exp_sum(8, tail, tail, max);
+        for (int64_t i = n8; i < n; i++)
+            x[i] = tail[i - n8];
+    }
+    const float inv = (float)(1.0 / sum);
+    for (int64_t i = 0; i < n; i++)
+        x[i] *= inv;
 }

@@ -202,24 +202,11 @@ static inline float reduce_4x8_bf16(const __m256 acc[4])
 static inline float finish(enum ftype ft, float folded, int64_t np, int64_t n, const void *x,
                            const void *y, load8_fn load, get1_fn get)
 {
+    if (ft == FT_F32) return rx_dot_f32_tail(folded, np, n, x, y);
     /* products eight at a time (a vector multiply rounds each one as the scalar code does),
      * then added one by one in ggml's order */
     float p[8];
     int64_t i = np;
-    if (ft == FT_F32) {
-        const int64_t plain_end = np + ((n - np) & ~(int64_t)3);
-        float sum = folded;
-        for (; i + 8 <= plain_end; i += 8) {
-            _mm256_storeu_ps(p, _mm256_mul_ps(load(x, i), load(y, i)));
-            for (int l = 0; l < 8; l++)
-                sum += p[l];
-        }
-        for (; i < plain_end; i++)
-            sum += get(x, i) * get(y, i);
-        for (; i < n; i++)
-            sum = fmaf(get(x, i), get(y, i), sum);
-        return sum;
-    }
     double sum = folded;
     for (; i + 8 <= n; i += 8) {
         _mm256_storeu_ps(p, _mm256_mul_ps(load(x, i), load(y, i)));

@@ -4,6 +4,7 @@
 #ifndef RX_ENGINE_KERNELS_INTERNAL_H
 #define RX_ENGINE_KERNELS_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -58,6 +59,8 @@ void rx_kernels__dot_f16_ref(int64_t n, float *restrict s, const void *restrict 
                              const void *restrict y);
 void rx_kernels__dot_bf16_ref(int64_t n, float *restrict s, const void *restrict x,
                               const void *restrict y);
+void rx_kernels__gemv_f32_ref(int64_t n, float *restrict s, const void *restrict w, size_t ws,
+                              const void *restrict a, int64_t nr);
 void rx_kernels__gemm_f32_ref(int64_t n, float *restrict s, int64_t ld_s, const void *restrict w,
                               size_t ws, const void *restrict a, size_t as, int nr, int nt);
 void rx_kernels__gemm_f16_ref(int64_t n, float *restrict s, int64_t ld_s, const void *restrict w,
@@ -65,12 +68,47 @@ void rx_kernels__gemm_f16_ref(int64_t n, float *restrict s, int64_t ld_s, const 
 void rx_kernels__gemm_bf16_ref(int64_t n, float *restrict s, int64_t ld_s, const void *restrict w,
                                size_t ws, const void *restrict a, size_t as, int nr, int nt);
 
+/* attention over a KV cache (attn_ref.c, attn_avx2.c; see rx_att_scores_fn) */
+void rx_kernels__att_scores_f32_ref(int64_t hd, int64_t n, float *restrict s,
+                                    const void *restrict k, size_t stride, const void *restrict q,
+                                    bool gemm);
+void rx_kernels__att_scores_f16_ref(int64_t hd, int64_t n, float *restrict s,
+                                    const void *restrict k, size_t stride, const void *restrict q,
+                                    bool gemm);
+void rx_kernels__att_scores_q8_0_ref(int64_t hd, int64_t n, float *restrict s,
+                                     const void *restrict k, size_t stride, const void *restrict q,
+                                     bool gemm);
+void rx_kernels__att_values_f32_ref(int64_t hd, int64_t n, float *restrict out,
+                                    const void *restrict v, size_t stride, const float *restrict w,
+                                    int slots);
+void rx_kernels__att_values_f16_ref(int64_t hd, int64_t n, float *restrict out,
+                                    const void *restrict v, size_t stride, const float *restrict w,
+                                    int slots);
+void rx_kernels__att_values_q8_0_ref(int64_t hd, int64_t n, float *restrict out,
+                                     const void *restrict v, size_t stride,
+                                     const float *restrict w, int slots);
+void rx_kernels__att_scores_f32_avx2(int64_t hd, int64_t n, float *restrict s,
+                                     const void *restrict k, size_t stride,
+                                     const void *restrict q, bool gemm);
+void rx_kernels__att_scores_f16_avx2(int64_t hd, int64_t n, float *restrict s,
+                                     const void *restrict k, size_t stride,
+                                     const void *restrict q, bool gemm);
+void rx_kernels__att_scores_q8_0_avx2(int64_t hd, int64_t n, float *restrict s,
+                                      const void *restrict k, size_t stride,
+                                      const void *restrict q, bool gemm);
+void rx_kernels__att_values_f32_avx2(int64_t hd, int64_t n, float *restrict out,
+                                     const void *restrict v, size_t stride,
+                                     const float *restrict w, int slots);
+void rx_kernels__att_values_f16_avx2(int64_t hd, int64_t n, float *restrict out,
+                                     const void *restrict v, size_t stride,
+                                     const float *restrict w, int slots);
+
 /* ggml's activation numerics (act_ref.c, act_avx2.c) */
 float rx_kernels__expf_ggml(float x);
 void rx_kernels__silu_ref(int64_t n, float *y, const float *x);
-double rx_kernels__exp_sum_ref(int64_t n, float *y, const float *x, float max);
+void rx_kernels__softmax_ref(float *x, int64_t n, float scale);
 void rx_kernels__silu_avx2(int64_t n, float *y, const float *x);
-double rx_kernels__exp_sum_avx2(int64_t n, float *y, const float *x, float max);
+void rx_kernels__softmax_avx2(float *x, int64_t n, float scale);
 
 /* 32-element block types (q_ref.c) */
 void rx_kernels__q4_0_to_float_ref(const void *restrict x, float *restrict y, int64_t n);
@@ -137,6 +175,8 @@ void rx_kernels__tile_f16_avx2(int64_t n, float *restrict s, int64_t ld_s, const
                                size_t ws, const void *restrict a, size_t as, int nr, int nt);
 void rx_kernels__tile_bf16_avx2(int64_t n, float *restrict s, int64_t ld_s, const void *restrict w,
                                 size_t ws, const void *restrict a, size_t as, int nr, int nt);
+void rx_kernels__gemv_f32_avx2(int64_t n, float *restrict s, const void *restrict w, size_t ws,
+                               const void *restrict a, int64_t nr);
 void rx_kernels__gemm_f32_avx2(int64_t n, float *restrict s, int64_t ld_s, const void *restrict w,
                                size_t ws, const void *restrict a, size_t as, int nr, int nt);
 void rx_kernels__gemm_f16_avx2(int64_t n, float *restrict s, int64_t ld_s, const void *restrict w,

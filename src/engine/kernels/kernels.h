@@ -39,6 +39,25 @@ typedef void (*rx_tile_fn)(int64_t n, float *restrict s, int64_t ld_s, const voi
                            size_t w_stride, const void *restrict a, size_t a_stride, int nr,
                            int nt);
 
+/* One activation row against nr weight rows (any count, w_stride bytes apart), in vec_dot's
+ * order: s[r] = dot(row r of w, a). The single-token matmul: free of the tiles' four-row
+ * panels, it can share one horizontal reduction among several rows. */
+typedef void (*rx_gemv_fn)(int64_t n, float *restrict s, const void *restrict w,
+                           size_t w_stride, const void *restrict a, int64_t nr);
+
+/* Attention against one head's slice of n KV cache rows (row j at k or v + j * stride bytes,
+ * hd elements each), in llama.cpp's orders (attn_ref.c says which):
+ *   K·q: s[j] = dot(row j, q) for j < n, q in vec_dot_type; vec_dot's order, or tinyBLAS's
+ *        when gemm (only where the type has a gemm_tile, and hd % 8 == 0);
+ *   V·p: out[i] = sum over j of w[j] * row j[i], position j summed into accumulator j % slots
+ *        (slots 8 or 32), the accumulators then folded as ggml folds them.
+ * Speed comes from several positions per instruction, not from a different sum. */
+typedef void (*rx_att_scores_fn)(int64_t hd, int64_t n, float *restrict s, const void *restrict k,
+                                 size_t stride, const void *restrict q, bool gemm);
+typedef void (*rx_att_values_fn)(int64_t hd, int64_t n, float *restrict out,
+                                 const void *restrict v, size_t stride, const float *restrict w,
+                                 int slots);
+
 typedef struct {
     rx_type vec_dot_type;        /* what activations are converted to before vec_dot */
     rx_to_float_fn to_float;     /* NULL if the type cannot be read */
@@ -62,6 +81,11 @@ typedef struct {
      * bytes of 8 plain rows, so row r (a multiple of 8) starts where it would in the plain
      * layout. NULL: no such path. */
     rx_tile_fn grouped_tile;
+    /* vec_dot's order for one token; NULL: the driver calls tile (or vec_dot) */
+    rx_gemv_fn gemv;
+    /* attention over a KV cache of this type; NULL: not a KV cache type */
+    rx_att_scores_fn att_scores;
+    rx_att_values_fn att_values;
 } rx_type_kernels;
 
 /* Rows llama.cpp interleaves per repacked block (block_q4_0x8). */
@@ -97,15 +121,17 @@ void rx_q8_0x8_pack(const void *restrict plain, void *restrict grouped, int64_t 
 /* y[i] = x[i] / (1 + exp(-x[i])) as ggml_vec_silu_f32: groups of 8 through ggml's vector exp,
  * the rest through expf. y may equal x. */
 typedef void (*rx_silu_fn)(int64_t n, float *y, const float *x);
-/* y[i] = exp(x[i] - max) as ggml_vec_soft_max_f32 computes it (groups of 8 through ggml's
- * vector exp, each group's sum added in double, the rest through expf); returns the sum. */
-typedef double (*rx_exp_sum_fn)(int64_t n, float *y, const float *x, float max);
+/* x = softmax(x * scale) over n elements as ggml_soft_max_ext computes it over a row whose
+ * cells past n are masked: x * scale, its max, then exp(x - max) in groups of 8 from element 0
+ * through ggml's vector exp (the last group padded with exact zeros), each group's sum added
+ * in double, and every element times (float)(1 / sum). */
+typedef void (*rx_softmax_fn)(float *x, int64_t n, float scale);
 
 typedef struct {
     const char *name; /* "ref", "avx2" */
     rx_type_kernels type[RX_TYPE_COUNT];
     rx_silu_fn silu;
-    rx_exp_sum_fn exp_sum;
+    rx_softmax_fn softmax;
 } rx_kernel_set;
 
 /* The plain-C set; always available. */

@@ -11,10 +11,14 @@ static rx_kernel_set avx2_set = {
         {
             [RX_TYPE_F32] = {RX_TYPE_F32, rx_kernels__f32_to_float, rx_kernels__f32_from_float,
                              rx_kernels__dot_f32_avx2, rx_kernels__tile_f32_avx2,
-                             rx_kernels__gemm_f32_avx2},
+                             rx_kernels__gemm_f32_avx2, .gemv = rx_kernels__gemv_f32_avx2,
+                             .att_scores = rx_kernels__att_scores_f32_avx2,
+                             .att_values = rx_kernels__att_values_f32_avx2},
             [RX_TYPE_F16] = {RX_TYPE_F16, rx_kernels__f16_to_float_avx2,
                              rx_kernels__f16_from_float_avx2, rx_kernels__dot_f16_avx2,
-                             rx_kernels__tile_f16_avx2, rx_kernels__gemm_f16_avx2},
+                             rx_kernels__tile_f16_avx2, rx_kernels__gemm_f16_avx2,
+                             .att_scores = rx_kernels__att_scores_f16_avx2,
+                             .att_values = rx_kernels__att_values_f16_avx2},
             [RX_TYPE_BF16] = {RX_TYPE_BF16, rx_kernels__bf16_to_float_ref,
                               rx_kernels__bf16_from_float_avx2, rx_kernels__dot_bf16_avx2,
                               rx_kernels__tile_bf16_avx2, rx_kernels__gemm_bf16_avx2},
@@ -28,7 +32,9 @@ static rx_kernel_set avx2_set = {
             [RX_TYPE_Q8_0] = {RX_TYPE_Q8_0, rx_kernels__q8_0_to_float_ref,
                               rx_kernels__q8_0_from_float_avx2, rx_kernels__dot_q8_0_q8_0_avx2,
                               rx_kernels__tile_q8_0_avx2, NULL, NULL, true,
-                              rx_kernels__grouped_q8_0_avx2},
+                              rx_kernels__grouped_q8_0_avx2,
+                              .att_scores = rx_kernels__att_scores_q8_0_avx2,
+                              .att_values = rx_kernels__att_values_q8_0_ref},
             [RX_TYPE_Q4_K] = {RX_TYPE_Q8_K, rx_kernels__q4_K_to_float_ref,
                               rx_kernels__q4_K_quantize_ref, rx_kernels__dot_q4_K_q8_K_avx2,
                               rx_kernels__tile_q4_K_avx2, NULL},
@@ -39,7 +45,7 @@ static rx_kernel_set avx2_set = {
                               rx_kernels__q8_K_from_float_avx2, NULL, NULL, NULL},
         },
     .silu = rx_kernels__silu_avx2,
-    .exp_sum = rx_kernels__exp_sum_avx2,
+    .softmax = rx_kernels__softmax_avx2,
 };
 
 static pthread_once_t vnni_once = PTHREAD_ONCE_INIT;

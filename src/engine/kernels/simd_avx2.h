@@ -4,6 +4,7 @@
 #define RX_ENGINE_KERNELS_SIMD_AVX2_H
 
 #include <immintrin.h>
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -14,6 +15,27 @@ static inline float rx_hsum_ps(__m256 v)
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
+}
+
+/* ggml_vec_dot_f32's part of a row past np (its last multiple of 32), added to the folded sum
+ * `sum`: plain multiply-adds in groups of four, then fused ones, as GCC compiled its leftover
+ * loop; the products eight at a time (a vector multiply rounds each as the scalar code does). */
+static inline float rx_dot_f32_tail(float sum, int64_t np, int64_t n, const float *x,
+                                    const float *y)
+{
+    const int64_t plain_end = np + ((n - np) & ~(int64_t)3);
+    float p[8];
+    int64_t i = np;
+    for (; i + 8 <= plain_end; i += 8) {
+        _mm256_storeu_ps(p, _mm256_mul_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+        for (int l = 0; l < 8; l++)
+            sum += p[l];
+    }
+    for (; i < plain_end; i++)
+        sum += x[i] * y[i];
+    for (; i < n; i++)
+        sum = fmaf(x[i], y[i], sum);
+    return sum;
 }
 
 /* One fp16 value to float through F16C (no lookup table to pollute the cache). */
