@@ -78,6 +78,14 @@ void rx_kernels__gemv_f32_ref(int64_t n, float *restrict s, const void *restrict
         rx_kernels__dot_f32_ref(n, &s[r], (const char *)w + (size_t)r * ws, a);
 }
 
+/* The single-token matmul over F16 rows: vec_dot row by row. */
+void rx_kernels__gemv_f16_ref(int64_t n, float *restrict s, const void *restrict w, size_t ws,
+                              const void *restrict a, int64_t nr)
+{
+    for (int64_t r = 0; r < nr; r++)
+        rx_kernels__dot_f16_ref(n, &s[r], (const char *)w + (size_t)r * ws, a);
+}
+
 /* ggml_vec_dot_f16: as the F32 dot over multiples of 32, but the total goes to double and the
  * rest is added there. Products of two halves are exact in float, so `acc + a * b` rounds once
  * like the FMA does. */

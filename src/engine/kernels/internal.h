@@ -61,6 +61,8 @@ void rx_kernels__dot_bf16_ref(int64_t n, float *restrict s, const void *restrict
                               const void *restrict y);
 void rx_kernels__gemv_f32_ref(int64_t n, float *restrict s, const void *restrict w, size_t ws,
                               const void *restrict a, int64_t nr);
+void rx_kernels__gemv_f16_ref(int64_t n, float *restrict s, const void *restrict w, size_t ws,
+                              const void *restrict a, int64_t nr);
 void rx_kernels__gemm_f32_ref(int64_t n, float *restrict s, int64_t ld_s, const void *restrict w,
                               size_t ws, const void *restrict a, size_t as, int nr, int nt);
 void rx_kernels__gemm_f16_ref(int64_t n, float *restrict s, int64_t ld_s, const void *restrict w,
@@ -176,6 +178,8 @@ void rx_kernels__tile_f16_avx2(int64_t n, float *restrict s, int64_t ld_s, const
 void rx_kernels__tile_bf16_avx2(int64_t n, float *restrict s, int64_t ld_s, const void *restrict w,
                                 size_t ws, const void *restrict a, size_t as, int nr, int nt);
 void rx_kernels__gemv_f32_avx2(int64_t n, float *restrict s, const void *restrict w, size_t ws,
+                               const void *restrict a, int64_t nr);
+void rx_kernels__gemv_f16_avx2(int64_t n, float *restrict s, const void *restrict w, size_t ws,
                                const void *restrict a, int64_t nr);
 void rx_kernels__gemm_f32_avx2(int64_t n, float *restrict s, int64_t ld_s, const void *restrict w,
                                size_t ws, const void *restrict a, size_t as, int nr, int nt);

@@ -29,6 +29,7 @@ static const rx_kernel_set ref_set = {
                              .from_float = rx_kernels__f16_from_float_ref,
                              .vec_dot = rx_kernels__dot_f16_ref,
                              .gemm_tile = rx_kernels__gemm_f16_ref,
+                             .gemv = rx_kernels__gemv_f16_ref,
                              .att_scores = rx_kernels__att_scores_f16_ref,
                              .att_values = rx_kernels__att_values_f16_ref},
             [RX_TYPE_BF16] = {.vec_dot_type = RX_TYPE_BF16,

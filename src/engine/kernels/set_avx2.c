@@ -17,6 +17,7 @@ static rx_kernel_set avx2_set = {
             [RX_TYPE_F16] = {RX_TYPE_F16, rx_kernels__f16_to_float_avx2,
                              rx_kernels__f16_from_float_avx2, rx_kernels__dot_f16_avx2,
                              rx_kernels__tile_f16_avx2, rx_kernels__gemm_f16_avx2,
+                             .gemv = rx_kernels__gemv_f16_avx2,
                              .att_scores = rx_kernels__att_scores_f16_avx2,
                              .att_values = rx_kernels__att_values_f16_avx2},
             [RX_TYPE_BF16] = {RX_TYPE_BF16, rx_kernels__bf16_to_float_ref,
