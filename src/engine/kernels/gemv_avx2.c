@@ -111,30 +111,30 @@ static inline __attribute__((always_inline)) void rows8(int64_t n, float *restri
     }
 }
 
-void rx_kernels__gemv_f32_avx2(int64_t n, float *restrict s, const void *restrict w, size_t ws,
-                               const void *restrict a, int64_t nr)
+/* nr rows: eights through rows8, the rest through the type's vec_dot-order tile. */
+static inline __attribute__((always_inline)) void gemv(int64_t n, float *restrict s,
+                                                       const char *w, size_t ws, const void *a,
+                                                       int64_t nr, const bool f16)
 {
-    const char *wr = w;
     int64_t r = 0;
     const bool pf = (size_t)nr * ws >= PREFETCH_BYTES;
     for (; r + 8 <= nr; r += 8)
-        rows8(n, s + r, wr + (size_t)r * ws, ws, a, pf, false);
+        rows8(n, s + r, w + (size_t)r * ws, ws, a, pf, f16);
+    const rx_tile_fn tile = f16 ? rx_kernels__tile_f16_avx2 : rx_kernels__tile_f32_avx2;
     for (; r < nr; r += RX_TILE_ROWS) {
         const int m = (int)(nr - r < RX_TILE_ROWS ? nr - r : RX_TILE_ROWS);
-        rx_kernels__tile_f32_avx2(n, s + r, 1, wr + (size_t)r * ws, ws, a, 0, m, 1);
+        tile(n, s + r, 1, w + (size_t)r * ws, ws, a, 0, m, 1);
     }
+}
+
+void rx_kernels__gemv_f32_avx2(int64_t n, float *restrict s, const void *restrict w, size_t ws,
+                               const void *restrict a, int64_t nr)
+{
+    gemv(n, s, w, ws, a, nr, false);
 }
 
 void rx_kernels__gemv_f16_avx2(int64_t n, float *restrict s, const void *restrict w, size_t ws,
                                const void *restrict a, int64_t nr)
 {
-    const char *wr = w;
-    int64_t r = 0;
-    const bool pf = (size_t)nr * ws >= PREFETCH_BYTES;
-    for (; r + 8 <= nr; r += 8)
-        rows8(n, s + r, wr + (size_t)r * ws, ws, a, pf, true);
-    for (; r < nr; r += RX_TILE_ROWS) {
-        const int m = (int)(nr - r < RX_TILE_ROWS ? nr - r : RX_TILE_ROWS);
-        rx_kernels__tile_f16_avx2(n, s + r, 1, wr + (size_t)r * ws, ws, a, 0, m, 1);
-    }
+    gemv(n, s, w, ws, a, nr, true);
 }

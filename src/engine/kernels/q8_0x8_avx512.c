@@ -27,21 +27,12 @@ static ALWAYS_INLINE void pair_token(int64_t nb, float *restrict s, const unsign
         const unsigned char *b0 = w + (size_t)i * RX_Q8_0X8_BLOCK, *b1 = b0 + gs;
         if (pf) {
             const char *p = (const char *)pf + (size_t)i * RX_Q8_0X8_BLOCK;
-#pragma GCC unroll 2
-            for (int g = 0; g < 2; g++, p += gs) {
-                _mm_prefetch(p, _MM_HINT_T0);
-                _mm_prefetch(p + 64, _MM_HINT_T0);
-                _mm_prefetch(p + 128, _MM_HINT_T0);
-                _mm_prefetch(p + 192, _MM_HINT_T0);
-                _mm_prefetch(p + 256, _MM_HINT_T0);
-            }
+            prefetch_block(p);
+            prefetch_block(p + gs);
         }
         const rx_block_q8_0 *yb = y + i;
         int32_t corr[8];
-        const __m256i yq = _mm256_loadu_si256((const __m256i *)yb->qs);
-        _mm256_storeu_si256((__m256i *)corr,
-                            _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), yq),
-                                              _mm256_set1_epi16(-128)));
+        chunk_corrections(yb, corr);
         const __m256i h = _mm256_inserti128_si256(
             _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)b0)),
             _mm_loadu_si128((const __m128i *)b1), 1);

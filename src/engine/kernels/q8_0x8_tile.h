@@ -29,6 +29,26 @@ static ALWAYS_INLINE uint32_t load_u32(const void *p)
     return v;
 }
 
+/* The RX_Q8_0X8_BLOCK bytes at p (a block ahead of the one being read) into L1. */
+static ALWAYS_INLINE void prefetch_block(const char *p)
+{
+    _mm_prefetch(p, _MM_HINT_T0);
+    _mm_prefetch(p + 64, _MM_HINT_T0);
+    _mm_prefetch(p + 128, _MM_HINT_T0);
+    _mm_prefetch(p + 192, _MM_HINT_T0);
+    _mm_prefetch(p + 256, _MM_HINT_T0);
+}
+
+/* corr[l] = -128 * the sum of activations 4l..4l+3: what takes the codes' offset of 128 back
+ * off each chunk's sum. */
+static ALWAYS_INLINE void chunk_corrections(const rx_block_q8_0 *yb, int32_t corr[8])
+{
+    const __m256i yq = _mm256_loadu_si256((const __m256i *)yb->qs);
+    _mm256_storeu_si256((__m256i *)corr,
+                        _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), yq),
+                                          _mm256_set1_epi16(-128)));
+}
+
 /* One group of 8 rows against one token, its eight accumulators in registers; pf (or NULL)
  * is the group to prefetch at the pace this one is read. */
 static ALWAYS_INLINE void group_token(int64_t nb, float *restrict s,
@@ -42,21 +62,10 @@ static ALWAYS_INLINE void group_token(int64_t nb, float *restrict s,
         acc[k] = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
         const unsigned char *b = w + (size_t)i * RX_Q8_0X8_BLOCK;
-        if (pf) {
-            const char *p = (const char *)pf + (size_t)i * RX_Q8_0X8_BLOCK;
-            _mm_prefetch(p, _MM_HINT_T0);
-            _mm_prefetch(p + 64, _MM_HINT_T0);
-            _mm_prefetch(p + 128, _MM_HINT_T0);
-            _mm_prefetch(p + 192, _MM_HINT_T0);
-            _mm_prefetch(p + 256, _MM_HINT_T0);
-        }
+        if (pf) prefetch_block((const char *)pf + (size_t)i * RX_Q8_0X8_BLOCK);
         const rx_block_q8_0 *yb = y + i;
-        /* -128 * the sum of elements 4l..4l+3 in lane l */
         int32_t corr[8];
-        const __m256i yq = _mm256_loadu_si256((const __m256i *)yb->qs);
-        _mm256_storeu_si256((__m256i *)corr,
-                            _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), yq),
-                                              _mm256_set1_epi16(-128)));
+        chunk_corrections(yb, corr);
         const __m256 d = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b)),
                                        _mm256_set1_ps(rx_half_to_float(yb->d)));
 #pragma GCC unroll 8
